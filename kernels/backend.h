@@ -1,0 +1,126 @@
+// The op interface. Every op has a CPU reference implementation and a CUDA implementation;
+// the device of the tensors picks the backend (see ops.h for the free functions the model calls).
+//
+// Conventions (all backends):
+// - Tensors are contiguous row-major. "[T, d]" means T rows of d elements.
+// - Outputs come first. Activation gradients are OVERWRITTEN; parameter gradients (dw, dtable,
+//   dweight ...) are ACCUMULATED (+=), so micro-batches add up until the trainer zeroes them.
+// - Float tensors may be F32 or F64 on the CPU (F64 exists for finite-difference checks),
+//   BF16 or F32 on CUDA. Statistics saved for backward (rstd, lse) are always F32
+//   (F64 when the inputs are F64). Index tensors are I32.
+#pragma once
+#include <cstdint>
+
+#include "kernels/tensor.h"
+
+namespace wm {
+
+struct AdamWParams {
+  float lr = 1e-5f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;
+  int64_t step = 1;  // 1-based, for bias correction
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+
+  // ---- memory and elementwise
+  virtual void fill(Tensor x, double value) = 0;
+  // dst = src, same numel and dtype; src may live on another device (host<->device copies).
+  virtual void copy(Tensor dst, const Tensor& src) = 0;
+  // dst = cast(src): same device and numel, any float dtypes (bf16 rounds to nearest even).
+  virtual void convert(Tensor dst, const Tensor& src) = 0;
+  // y += alpha * x (same dtype and numel).
+  virtual void add(Tensor y, const Tensor& x, float alpha) = 0;
+  virtual void scale(Tensor x, float s) = 0;
+  // sum of x^2 with fp64 (CPU) / fp32 (CUDA) accumulation; waits for the device.
+  virtual double sum_squares(const Tensor& x) = 0;
+  // true if any element is NaN or Inf; waits for the device.
+  virtual bool has_nonfinite(const Tensor& x) = 0;
+  virtual void synchronize() = 0;
+
+  // ---- embedding: out[t, :] = table[ids[t], :]
+  // out [T, d], ids I32 [T], table [V, d]. An id outside [0, V) throws std::out_of_range.
+  virtual void embedding_forward(Tensor out, const Tensor& ids, const Tensor& table) = 0;
+  // dtable[ids[t], :] += dout[t, :]
+  virtual void embedding_backward(Tensor dtable, const Tensor& dout, const Tensor& ids) = 0;
+
+  // ---- RMSNorm as Qwen3 does it: rstd = 1/sqrt(mean(x^2) + eps) in fp32,
+  //      y = w * cast_to_x_dtype(x * rstd).   x, y [N, d]; w [d]; rstd F32 [N].
+  // Per-head q/k norm is the same op on a [T*heads, head_dim] view.
+  virtual void rmsnorm_forward(Tensor y, Tensor rstd, const Tensor& x, const Tensor& w, float eps) = 0;
+  // dx overwritten [N, d]; dw accumulated [d].
+  virtual void rmsnorm_backward(Tensor dx, Tensor dw, const Tensor& dy, const Tensor& x,
+                                const Tensor& w, const Tensor& rstd) = 0;
+
+  // ---- RoPE, rotate-half convention, in place on x [T, H, D]; pos I32 [T].
+  // inv_freq[i] = theta^(-2i/D) (fp32), angle = float(pos) * inv_freq[i] (fp32), i < D/2:
+  //   x'[i] = x[i] cos - x[i + D/2] sin ;  x'[i + D/2] = x[i + D/2] cos + x[i] sin
+  virtual void rope_forward(Tensor x, const Tensor& pos, float theta) = 0;
+  // In place on the gradient: applies the transpose (inverse) rotation.
+  virtual void rope_backward(Tensor dx, const Tensor& pos, float theta) = 0;
+
+  // ---- attention: causal, grouped-query, packed documents, never a [T x T] score matrix needed.
+  // q [T, Hq, D]; k, v [T, Hkv, D] (Hq % Hkv == 0, query head h uses kv head h / (Hq/Hkv));
+  // out [T, Hq, D]; lse F32 [Hq, T] = logsumexp_j(scale * q.k_j) saved for backward.
+  // doc_start I32 [T]: row index of the first token of t's document. Query t sees keys j with
+  // doc_start[t] <= j <= t; this also keeps the rows of a batch (flattened into T) apart.
+  virtual void attention_forward(Tensor out, Tensor lse, const Tensor& q, const Tensor& k,
+                                 const Tensor& v, const Tensor& doc_start, float scale) = 0;
+  // dq, dk, dv overwritten.
+  virtual void attention_backward(Tensor dq, Tensor dk, Tensor dv, const Tensor& dout,
+                                  const Tensor& q, const Tensor& k, const Tensor& v,
+                                  const Tensor& out, const Tensor& lse, const Tensor& doc_start,
+                                  float scale) = 0;
+
+  // ---- SwiGLU on a packed gate/up activation: gate_up [N, 2F] (gate = first F columns,
+  // up = last F), out [N, F] = silu(gate) * up.
+  virtual void swiglu_forward(Tensor out, const Tensor& gate_up) = 0;
+  // dgate_up [N, 2F] overwritten.
+  virtual void swiglu_backward(Tensor dgate_up, const Tensor& dout, const Tensor& gate_up) = 0;
+
+  // ---- matmul: C[M, N] = alpha * op(A) @ op(B) + beta * C, op(X) = X or X^T, row-major 2-D.
+  // A and B share a dtype; C may be that dtype or F32 (fp32 accumulation always).
+  // A linear layer y = x W^T is matmul(y, x, W, false, true).
+  virtual void matmul(Tensor c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
+                      float alpha, float beta) = 0;
+
+  // ---- cross-entropy: logits [N, V] (any float dtype), targets I32 [N].
+  // losses F32 [N] = lse - logits[target]; lse F32 [N]. target == ignore_index -> loss 0.
+  virtual void cross_entropy_forward(Tensor losses, Tensor lse, const Tensor& logits,
+                                     const Tensor& targets, int ignore_index) = 0;
+  // dlogits [N, V] (may alias logits) = (softmax(logits) - onehot(target)) * dloss[n];
+  // dloss F32 [N] is the weight of each token's loss; ignored rows get 0.
+  virtual void cross_entropy_backward(Tensor dlogits, const Tensor& logits, const Tensor& lse,
+                                      const Tensor& targets, const Tensor& dloss,
+                                      int ignore_index) = 0;
+
+  // ---- AdamW (decoupled weight decay), fp32 master/m/v, grad F32 or BF16 scaled by grad_scale:
+  //   g = grad * grad_scale; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2
+  //   p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps) + lr * wd * p
+  virtual void adamw_update(Tensor master, const Tensor& grad, Tensor m, Tensor v,
+                            const AdamWParams& hp, float grad_scale) = 0;
+
+  // ---- WeMask helpers. x [N, d]; rows I32 [R]; dims I32 [K].
+  // x[rows[r], dims[k]] *= factor (forward on activations, backward on their gradients).
+  virtual void scale_entries(Tensor x, const Tensor& rows, const Tensor& dims, float factor) = 0;
+  // out F32 [d] = mean over r of |x[rows[r], :]|
+  virtual void mean_abs_rows(Tensor out, const Tensor& x, const Tensor& rows) = 0;
+};
+
+// The backend for a device. Throws std::runtime_error naming the problem when the device is
+// not available (a build without CUDA, or no GPU present).
+Backend& backend(Device device);
+bool cuda_available();
+
+namespace cpu { Backend& cpu_backend(); }
+#ifdef WEMASK_HAVE_CUDA
+namespace cuda { Backend& cuda_backend(); bool device_present(); }
+#endif
+
+}  // namespace wm

@@ -1,0 +1,27 @@
+#include "trainer/commands.h"
+
+#include <cstdio>
+
+#include "kernels/backend.h"
+
+namespace wm {
+
+int cmd_version(std::span<const std::string>) {
+  std::printf("wemask 0.1.0 (CUDA backend: %s)\n",
+#ifdef WEMASK_HAVE_CUDA
+              cuda_available() ? "built, GPU present" : "built, no GPU present"
+#else
+              "not built"
+#endif
+  );
+  return 0;
+}
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> table = {
+      {"version", "print the version and the backends available", cmd_version},
+  };
+  return table;
+}
+
+}  // namespace wm
