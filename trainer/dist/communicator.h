@@ -40,6 +40,9 @@ class Communicator {
   virtual void all_gather(Tensor out, const Tensor& in) = 0;
   virtual void broadcast(Tensor x, int root) = 0;
   virtual void barrier() = 0;
+  // Waits for the collectives already enqueued (GPU: on the backend stream). Bounded by the
+  // timeout: a dead or hung peer turns into an error naming this rank, never a hang.
+  virtual void synchronize() = 0;
 };
 
 // A world of one: every collective is the identity.
@@ -47,4 +50,13 @@ std::unique_ptr<Communicator> make_single_process_communicator();
 // CPU tensors (F32/F64), data exchanged through the store. The store must outlive it.
 std::unique_ptr<Communicator> make_cpu_communicator(TcpStore& store, int rank, int world_size);
 
+}  // namespace wm::dist
+
+namespace wm::dist {
+// NCCL over the CUDA backend's stream (tensors F32/BF16 on the GPU). Rank 0 creates the unique
+// id and shares it through the store. Operations are asynchronous on that stream; a rank that
+// dies or hangs is detected by synchronize(), which aborts the communicator after the timeout.
+// Throws std::runtime_error when the build has no NCCL.
+std::unique_ptr<Communicator> make_nccl_communicator(TcpStore& store, int rank, int world_size,
+                                                     std::chrono::milliseconds timeout);
 }  // namespace wm::dist
