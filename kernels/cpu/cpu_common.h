@@ -104,3 +104,10 @@ decltype(auto) dispatch_float(const char* op, const Tensor& t, bool allow_half, 
 }
 
 }  // namespace wm::cpu
+
+// Compile a hot function for AVX2 and AVX-512 too and pick one at run time (GCC, x86-64).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define WM_MULTIVERSION __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#else
+#define WM_MULTIVERSION
+#endif

@@ -4,12 +4,63 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <type_traits>
 
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/cpu_common.h"
+#include "kernels/cpu/fast_exp.h"
 
 namespace wm::cpu {
 namespace {
+
+// ---- row kernels. fp32 rows take the vectorised path (exp_fast), others convert per element.
+WM_MULTIVERSION float row_max_f32(const float* x, int64_t n) {
+  float m = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : m)
+  for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i]);
+  return m;
+}
+
+WM_MULTIVERSION double row_sum_exp_f32(const float* x, int64_t n, float shift) {
+  double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t i = 0; i < n; ++i) sum += exp_fast(x[i] - shift);
+  return sum;
+}
+
+// g[i] = exp(x[i] - lse) * w   (g may alias x)
+WM_MULTIVERSION void row_softmax_scaled_f32(float* g, const float* x, int64_t n, float lse, float w) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) g[i] = exp_fast(x[i] - lse) * w;
+}
+
+inline float exp_c(float x) { return exp_fast(x); }
+inline double exp_c(double x) { return std::exp(x); }
+
+template <class T, class C = compute_t<T>>
+C row_max(const T* x, int64_t n) {
+  if constexpr (std::is_same_v<T, float>) return row_max_f32(x, n);
+  C m = -std::numeric_limits<C>::infinity();
+  for (int64_t i = 0; i < n; ++i) m = std::max(m, to_compute(x[i]));
+  return m;
+}
+
+template <class T, class C = compute_t<T>>
+double row_sum_exp(const T* x, int64_t n, C shift) {
+  if constexpr (std::is_same_v<T, float>) return row_sum_exp_f32(x, n, shift);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += exp_c(to_compute(x[i]) - shift);
+  return sum;
+}
+
+template <class T, class G, class C = compute_t<T>>
+void row_softmax_scaled(G* g, const T* x, int64_t n, C lse, C w) {
+  if constexpr (std::is_same_v<T, float> && std::is_same_v<G, float>) {
+    row_softmax_scaled_f32(g, x, n, lse, w);
+  } else {
+    for (int64_t i = 0; i < n; ++i) g[i] = from_compute<G>(exp_c(to_compute(x[i]) - lse) * w);
+  }
+}
 
 void check_targets(const char* op, const Tensor& targets, int64_t N, int64_t V, int ignore_index) {
   check_dtype(op, "targets", targets, DType::I32);
@@ -49,10 +100,8 @@ void CpuBackend::cross_entropy_forward(Tensor losses, Tensor lse, const Tensor& 
         continue;
       }
       const T* row = px + n * V;
-      C m = -std::numeric_limits<C>::infinity();
-      for (int64_t j = 0; j < V; ++j) m = std::max(m, to_compute(row[j]));
-      double sum = 0.0;
-      for (int64_t j = 0; j < V; ++j) sum += std::exp(to_compute(row[j]) - m);
+      const C m = row_max(row, V);
+      const double sum = row_sum_exp(row, V, m);
       const C row_lse = m + static_cast<C>(std::log(sum));
       ps[n] = row_lse;
       pl[n] = row_lse - to_compute(row[tgt[n]]);
@@ -92,8 +141,8 @@ void CpuBackend::cross_entropy_backward(Tensor dlogits, const Tensor& logits, co
           continue;
         }
         const C row_lse = ps[n], w = pd[n];
-        const C at_target = (std::exp(to_compute(row[tgt[n]]) - row_lse) - C(1)) * w;
-        for (int64_t j = 0; j < V; ++j) grow[j] = from_compute<G>(std::exp(to_compute(row[j]) - row_lse) * w);
+        const C at_target = (exp_c(to_compute(row[tgt[n]]) - row_lse) - C(1)) * w;
+        row_softmax_scaled(grow, row, V, row_lse, w);
         grow[tgt[n]] = from_compute<G>(at_target);
       }
     });

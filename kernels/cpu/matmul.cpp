@@ -79,12 +79,6 @@ inline __attribute__((always_inline)) void block_kernel_impl(int64_t mc, int64_t
   }
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define WM_MULTIVERSION __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
-#else
-#define WM_MULTIVERSION
-#endif
-
 WM_MULTIVERSION void block_kernel(int64_t mc, int64_t nc, int64_t kc, const float* ap, const float* bp, float* ct) {
   block_kernel_impl(mc, nc, kc, ap, bp, ct);
 }
