@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 build_dir=${1:-build}
 
 packages=(build-essential cmake ninja-build pkg-config git ca-certificates
-          libyaml-cpp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libpcre2-dev
+          libyaml-cpp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libpcre2-dev libicu-dev
           libgtest-dev libgmock-dev libopenmpi-dev openmpi-bin npm)
 
 if [[ "${WEMASK_SKIP_APT:-0}" != 1 ]]; then
