@@ -7,11 +7,13 @@
 
 namespace wm {
 
-std::string Fnv1a64::hex() const {
+std::string hex64(uint64_t v) {
   char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(state_));
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(v));
   return buf;
 }
+
+std::string Fnv1a64::hex() const { return hex64(state_); }
 
 uint64_t hash_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -20,6 +20,8 @@ class Fnv1a64 {
   uint64_t state_ = 0xcbf29ce484222325ULL;
 };
 
+std::string hex64(uint64_t v);  // 16 lowercase hex digits
+
 // Hash of a whole file's bytes; throws naming the path when it cannot be read.
 uint64_t hash_file(const std::string& path);
 
