@@ -1,0 +1,55 @@
+// The CUDA backend: one stream, cuBLASLt for matmul, hand-written kernels for everything else
+// (flash-attention style attention on tensor cores). Ops live in one file each (elementwise.cu, ...).
+#pragma once
+#include "kernels/backend.h"
+
+namespace wm::cuda {
+
+class CudaBackend final : public Backend {
+ public:
+  Device device() const override { return Device::CUDA; }
+
+  void fill(Tensor x, double value) override;
+  void copy(Tensor dst, const Tensor& src) override;
+  void convert(Tensor dst, const Tensor& src) override;
+  void add(Tensor y, const Tensor& x, float alpha) override;
+  void scale(Tensor x, float s) override;
+  double sum_squares(const Tensor& x) override;
+  bool has_nonfinite(const Tensor& x) override;
+  void synchronize() override;
+
+  void embedding_forward(Tensor out, const Tensor& ids, const Tensor& table) override;
+  void embedding_backward(Tensor dtable, const Tensor& dout, const Tensor& ids) override;
+
+  void rmsnorm_forward(Tensor y, Tensor rstd, const Tensor& x, const Tensor& w, float eps) override;
+  void rmsnorm_backward(Tensor dx, Tensor dw, const Tensor& dy, const Tensor& x, const Tensor& w,
+                        const Tensor& rstd) override;
+
+  void rope_forward(Tensor x, const Tensor& pos, float theta) override;
+  void rope_backward(Tensor dx, const Tensor& pos, float theta) override;
+
+  void attention_forward(Tensor out, Tensor lse, const Tensor& q, const Tensor& k, const Tensor& v,
+                         const Tensor& doc_start, float scale) override;
+  void attention_backward(Tensor dq, Tensor dk, Tensor dv, const Tensor& dout, const Tensor& q,
+                          const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& lse,
+                          const Tensor& doc_start, float scale) override;
+
+  void swiglu_forward(Tensor out, const Tensor& gate_up) override;
+  void swiglu_backward(Tensor dgate_up, const Tensor& dout, const Tensor& gate_up) override;
+
+  void matmul(Tensor c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, float alpha,
+              float beta) override;
+
+  void cross_entropy_forward(Tensor losses, Tensor lse, const Tensor& logits, const Tensor& targets,
+                             int ignore_index) override;
+  void cross_entropy_backward(Tensor dlogits, const Tensor& logits, const Tensor& lse,
+                              const Tensor& targets, const Tensor& dloss, int ignore_index) override;
+
+  void adamw_update(Tensor master, const Tensor& grad, Tensor m, Tensor v, const AdamWParams& hp,
+                    float grad_scale) override;
+
+  void scale_entries(Tensor x, const Tensor& rows, const Tensor& dims, float factor) override;
+  void mean_abs_rows(Tensor out, const Tensor& x, const Tensor& rows) override;
+};
+
+}  // namespace wm::cuda

@@ -1,0 +1,186 @@
+// RMSNorm (Qwen3): rstd = 1/sqrt(mean(x^2) + eps) in fp32; y = w * cast_x(x * rstd).
+// One warp per row (rows of a hidden state or of one head for q/k norm). Backward:
+//   n = x * rstd, g = dy * w,  dx = rstd * (g - n * mean(g * n)),  dw += sum_rows dy * cast_x(n)
+// where dw is reduced over rows in fp32 (column blocks x row splits, atomics into an fp32
+// workspace) and then added once into dw (F32 or BF16).
+#include "kernels/cuda/cuda_backend.h"
+#include "kernels/cuda/cuda_common.cuh"
+
+namespace wm::cuda {
+namespace {
+
+constexpr int kWarpsPerBlock = 4;
+
+template <class X, class W>
+__global__ void rmsnorm_forward_kernel(X* y, float* rstd_out, const X* x, const W* w, int64_t N, int d, float eps,
+                                       bool vec) {
+  const int64_t row = blockIdx.x * int64_t(kWarpsPerBlock) + threadIdx.x / 32;
+  const int lane = threadIdx.x & 31;
+  if (row >= N) return;
+  const X* xr = x + row * d;
+  X* yr = y + row * d;
+  float ss = 0.0f;
+  if (vec) {
+    for (int c = lane * 8; c < d; c += 256) {
+      float v[8];
+      load8(xr + c, v);
+#pragma unroll
+      for (int i = 0; i < 8; ++i) ss = fmaf(v[i], v[i], ss);
+    }
+  } else {
+    for (int c = lane; c < d; c += 32) { const float v = to_f(xr[c]); ss = fmaf(v, v, ss); }
+  }
+  ss = warp_sum(ss);
+  const float rstd = 1.0f / sqrtf(ss / float(d) + eps);
+  if (lane == 0) rstd_out[row] = rstd;
+  if (vec) {
+    for (int c = lane * 8; c < d; c += 256) {
+      float v[8], wv[8];
+      load8(xr + c, v);
+      load8(w + c, wv);
+#pragma unroll
+      for (int i = 0; i < 8; ++i) v[i] = wv[i] * to_f(from_f<X>(v[i] * rstd));
+      store8(yr + c, v);
+    }
+  } else {
+    for (int c = lane; c < d; c += 32) yr[c] = from_f<X>(to_f(w[c]) * to_f(from_f<X>(to_f(xr[c]) * rstd)));
+  }
+}
+
+template <class X, class W>
+__global__ void rmsnorm_backward_dx_kernel(X* dx, const X* dy, const X* x, const W* w, const float* rstd_in,
+                                           int64_t N, int d, bool vec) {
+  const int64_t row = blockIdx.x * int64_t(kWarpsPerBlock) + threadIdx.x / 32;
+  const int lane = threadIdx.x & 31;
+  if (row >= N) return;
+  const X* xr = x + row * d;
+  const X* dyr = dy + row * d;
+  X* dxr = dx + row * d;
+  const float rstd = rstd_in[row];
+  float dot = 0.0f;  // sum_c g_c * n_c
+  if (vec) {
+    for (int c = lane * 8; c < d; c += 256) {
+      float xv[8], gv[8], wv[8];
+      load8(xr + c, xv); load8(dyr + c, gv); load8(w + c, wv);
+#pragma unroll
+      for (int i = 0; i < 8; ++i) dot = fmaf(gv[i] * wv[i], xv[i] * rstd, dot);
+    }
+  } else {
+    for (int c = lane; c < d; c += 32) dot = fmaf(to_f(dyr[c]) * to_f(w[c]), to_f(xr[c]) * rstd, dot);
+  }
+  const float mean_gn = warp_sum(dot) / float(d);
+  if (vec) {
+    for (int c = lane * 8; c < d; c += 256) {
+      float xv[8], gv[8], wv[8];
+      load8(xr + c, xv); load8(dyr + c, gv); load8(w + c, wv);
+#pragma unroll
+      for (int i = 0; i < 8; ++i) xv[i] = rstd * (gv[i] * wv[i] - xv[i] * rstd * mean_gn);
+      store8(dxr + c, xv);
+    }
+  } else {
+    for (int c = lane; c < d; c += 32) {
+      const float n = to_f(xr[c]) * rstd;
+      dxr[c] = from_f<X>(rstd * (to_f(dyr[c]) * to_f(w[c]) - n * mean_gn));
+    }
+  }
+}
+
+// dw_acc[c] += sum over this block's rows of dy[r, c] * cast_x(x[r, c] * rstd[r]).
+// Block (32, 8): 32 columns x 8 row lanes; grid (column blocks, row splits).
+template <class X>
+__global__ void rmsnorm_backward_dw_kernel(float* dw_acc, const X* dy, const X* x, const float* rstd, int64_t N,
+                                           int d) {
+  __shared__ float part[8][33];
+  const int c = blockIdx.x * 32 + threadIdx.x;
+  float acc = 0.0f;
+  if (c < d) {
+    for (int64_t r = int64_t(blockIdx.y) * 8 + threadIdx.y; r < N; r += int64_t(gridDim.y) * 8)
+      acc = fmaf(to_f(dy[r * d + c]), to_f(from_f<X>(to_f(x[r * d + c]) * rstd[r])), acc);
+  }
+  part[threadIdx.y][threadIdx.x] = acc;
+  __syncthreads();
+  if (threadIdx.y == 0 && c < d) {
+    float s = 0.0f;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) s += part[i][threadIdx.x];
+    atomicAdd(dw_acc + c, s);
+  }
+}
+
+template <class W>
+__global__ void accumulate_kernel(W* dst, const float* src, int n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) dst[i] = from_f<W>(to_f(dst[i]) + src[i]);
+}
+
+}  // namespace
+
+void CudaBackend::rmsnorm_forward(Tensor y, Tensor rstd, const Tensor& x, const Tensor& w, float eps) {
+  const char* op = "rmsnorm_forward";
+  check_float(op, "x", x);
+  check_rank(op, "x", x, 2);
+  check_dtype(op, "y", y, x.dtype);
+  check_float(op, "w", w);
+  const int64_t N = x.size(0), d = x.size(1);
+  check_shape(op, "y", y, {N, d});
+  check_shape(op, "w", w, {d});
+  check_dtype(op, "rstd", rstd, DType::F32);
+  check_numel(op, "rstd", rstd, N);
+  if (N == 0) return;
+  if (d == 0 || d > INT32_MAX) fail(op, "bad row length in " + x.describe());
+  const bool vec = d % 8 == 0 && aligned16(x.data) && aligned16(y.data) && aligned16(w.data);
+  const unsigned grid = unsigned((N + kWarpsPerBlock - 1) / kWarpsPerBlock);
+  dispatch_float(op, x, [&]<class X>() {
+    dispatch_float(op, w, [&]<class W>() {
+      rmsnorm_forward_kernel<<<grid, kWarpsPerBlock * 32, 0, stream()>>>(
+          static_cast<X*>(y.data), static_cast<float*>(rstd.data), static_cast<const X*>(x.data),
+          static_cast<const W*>(w.data), N, int(d), eps, vec);
+    });
+  });
+  CUDA_CHECK_LAUNCH("rmsnorm_forward_kernel");
+}
+
+void CudaBackend::rmsnorm_backward(Tensor dx, Tensor dw, const Tensor& dy, const Tensor& x, const Tensor& w,
+                                   const Tensor& rstd) {
+  const char* op = "rmsnorm_backward";
+  check_float(op, "x", x);
+  check_rank(op, "x", x, 2);
+  const int64_t N = x.size(0), d = x.size(1);
+  check_dtype(op, "dx", dx, x.dtype);
+  check_shape(op, "dx", dx, {N, d});
+  check_dtype(op, "dy", dy, x.dtype);
+  check_shape(op, "dy", dy, {N, d});
+  check_float(op, "w", w);
+  check_shape(op, "w", w, {d});
+  check_float(op, "dw", dw);
+  check_shape(op, "dw", dw, {d});
+  check_dtype(op, "rstd", rstd, DType::F32);
+  check_numel(op, "rstd", rstd, N);
+  if (N == 0) return;
+  if (d == 0 || d > INT32_MAX) fail(op, "bad row length in " + x.describe());
+  auto& ctx = CudaContext::get();
+  const bool vec = d % 8 == 0 && aligned16(x.data) && aligned16(dx.data) && aligned16(dy.data) && aligned16(w.data);
+  float* dw_acc = static_cast<float*>(ctx.workspace(size_t(d) * sizeof(float)));
+  CUDA_CHECK(cudaMemsetAsync(dw_acc, 0, size_t(d) * sizeof(float), ctx.stream()));
+  const int col_blocks = int((d + 31) / 32);
+  const int row_splits = int(std::min<int64_t>((N + 7) / 8, std::max<int64_t>(1, 4 * ctx.sm_count() / col_blocks + 1)));
+  dispatch_float(op, x, [&]<class X>() {
+    dispatch_float(op, w, [&]<class W>() {
+      rmsnorm_backward_dx_kernel<<<unsigned((N + kWarpsPerBlock - 1) / kWarpsPerBlock), kWarpsPerBlock * 32, 0,
+                                   ctx.stream()>>>(static_cast<X*>(dx.data), static_cast<const X*>(dy.data),
+                                                   static_cast<const X*>(x.data), static_cast<const W*>(w.data),
+                                                   static_cast<const float*>(rstd.data), N, int(d), vec);
+    });
+    CUDA_CHECK_LAUNCH("rmsnorm_backward_dx_kernel");
+    rmsnorm_backward_dw_kernel<<<dim3(col_blocks, row_splits), dim3(32, 8), 0, ctx.stream()>>>(
+        dw_acc, static_cast<const X*>(dy.data), static_cast<const X*>(x.data), static_cast<const float*>(rstd.data),
+        N, int(d));
+    CUDA_CHECK_LAUNCH("rmsnorm_backward_dw_kernel");
+  });
+  dispatch_float(op, dw, [&]<class W>() {
+    accumulate_kernel<<<grid_for(d, 256), 256, 0, ctx.stream()>>>(static_cast<W*>(dw.data), dw_acc, int(d));
+  });
+  CUDA_CHECK_LAUNCH("accumulate_kernel");
+}
+
+}  // namespace wm::cuda
