@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "kernels/buffer.h"
@@ -19,12 +21,12 @@ namespace {
 namespace fs = std::filesystem;
 const fs::path kModel = fs::path(WEMASK_SOURCE_DIR) / "tests" / "fixtures" / "qwen3_tiny_a";
 
-struct Run {
+struct ScoreRun {
   int status;
   std::string log;
 };
 
-Run run_score(const fs::path& dir, const std::string& input_text) {
+ScoreRun run_score(const fs::path& dir, const std::string& input_text) {
   const fs::path input = dir / "in.jsonl", output = dir / "out.jsonl", log = dir / "log.txt";
   std::ofstream(input) << input_text;
   const std::string cmd = std::string(WEMASK_BINARY) + " score --model " + kModel.string() + " --input " +
@@ -48,7 +50,7 @@ TEST(ScoreCommand, LogprobsMatchHfLogits) {
   std::ifstream(kModel / "golden" / "plain.json") >> golden;
   std::string input;
   for (const auto& doc : golden["documents"]) input += nlohmann::json{{"tokens", doc["tokens"]}}.dump() + "\n\n";
-  const Run r = run_score(dir, input);
+  const ScoreRun r = run_score(dir, input);
   ASSERT_EQ(r.status, 0) << r.log;
 
   const SafetensorsFile tensors((kModel / "golden" / "plain.safetensors").string());
@@ -86,7 +88,7 @@ TEST(ScoreCommand, LogprobsMatchHfLogits) {
 
 TEST(ScoreCommand, BadLineNamesFileAndLine) {
   const fs::path dir = temp_dir("bad");
-  Run r = run_score(dir, "{\"tokens\": [1, 2, 3]}\n{\"tokens\": [1, 2,\n");
+  ScoreRun r = run_score(dir, "{\"tokens\": [1, 2, 3]}\n{\"tokens\": [1, 2,\n");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.log.find("in.jsonl:2"), std::string::npos) << r.log;
 
