@@ -20,6 +20,7 @@ int cmd_version(std::span<const std::string>) {
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"version", "print the version and the backends available", cmd_version},
+      {"score", "log-probabilities of token sequences (JSONL) under a model", cmd_score},
       {"tokenize", "encode text or JSONL with a model folder's tokenizer, print ids", cmd_tokenize},
   };
   return table;

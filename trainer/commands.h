@@ -19,6 +19,7 @@ const std::vector<Command>& commands();
 
 // One declaration per subcommand (args exclude the binary and the subcommand name).
 int cmd_version(std::span<const std::string> args);
+int cmd_score(std::span<const std::string> args);
 int cmd_tokenize(std::span<const std::string> args);
 
 }  // namespace wm
