@@ -22,6 +22,7 @@ const std::vector<Command>& commands() {
       {"version", "print the version and the backends available", cmd_version},
       {"score", "log-probabilities of token sequences (JSONL) under a model", cmd_score},
       {"tokenize", "encode text or JSONL with a model folder's tokenizer, print ids", cmd_tokenize},
+      {"plot", "render loss / lr / grad-norm curves of a metrics JSONL to an SVG", cmd_plot},
   };
   return table;
 }

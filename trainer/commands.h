@@ -21,5 +21,6 @@ const std::vector<Command>& commands();
 int cmd_version(std::span<const std::string> args);
 int cmd_score(std::span<const std::string> args);
 int cmd_tokenize(std::span<const std::string> args);
+int cmd_plot(std::span<const std::string> args);
 
 }  // namespace wm
