@@ -1,6 +1,7 @@
 // Qwen3Model: construction, activation planning and the public entry points.
 #include "model/qwen3.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -72,6 +73,31 @@ double Qwen3Model::forward_backward(const Batch& batch) {
   const double loss = lm_head_loss(batch, /*backward=*/true);
   backward(batch);
   return loss;
+}
+
+double Qwen3Model::forward_backward(const Batch& batch, const TokenLossGradFn& dloss) {
+  check_batch(batch);
+  const int64_t T = batch.num_tokens();
+  plan(T, /*with_grads=*/true);
+  forward_hidden(batch);
+  lm_head_loss(batch, /*backward=*/false);
+  const std::vector<double> losses = to_host_f64(fwd_.token_loss);
+  std::vector<float> weights = dloss(losses);
+  if (static_cast<int64_t>(weights.size()) != T)
+    throw std::invalid_argument("Qwen3Model::forward_backward: the loss-gradient function returned " +
+                                std::to_string(weights.size()) + " weights for " + std::to_string(T) + " tokens");
+  double total = 0.0;
+  for (int64_t t = 0; t < T; ++t) total += static_cast<double>(weights[t]) * losses[t];
+  OwnedTensor host({T}, DType::F32);
+  std::copy(weights.begin(), weights.end(), host.ptr<float>());
+  if (fwd_.loss_weight.dtype == DType::F32) {
+    ops::copy(fwd_.loss_weight, host.t());
+  } else {  // F64 models live on the CPU
+    ops::convert(fwd_.loss_weight, host.t());
+  }
+  lm_head_backward(batch);
+  backward(batch);
+  return total;
 }
 
 LossResult Qwen3Model::forward_loss(const Batch& batch) {

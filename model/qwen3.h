@@ -42,6 +42,10 @@ struct LayerObservation {
 };
 using LayerObserver = std::function<void(const LayerObservation&)>;
 
+// A per-token objective for forward_backward (e.g. GRPO): given every token's loss
+// -log p(target) [T] (0 where the target is ignored), returns d objective / d loss[t] [T].
+using TokenLossGradFn = std::function<std::vector<float>(const std::vector<double>& token_loss)>;
+
 struct LossResult {
   double weighted_loss = 0.0;     // sum_t loss_weight[t] * loss[t]
   std::vector<double> token_loss; // [T] -log p(target), 0 where the target is ignored
@@ -62,6 +66,9 @@ class Qwen3Model {
   // Forward and backward: parameter gradients are ACCUMULATED into params().flat_grads().
   // Returns the weighted loss sum_t loss_weight[t] * loss[t].
   double forward_backward(const Batch& batch);
+  // Same, with the per-token loss weights chosen by `dloss` after the forward pass (the lm_head
+  // is recomputed chunk by chunk for the backward). Returns sum_t dloss[t] * loss[t].
+  double forward_backward(const Batch& batch, const TokenLossGradFn& dloss);
   // Forward only.
   LossResult forward_loss(const Batch& batch);
   // Forward only; logits [T, V] in the model dtype on the model device.
@@ -83,6 +90,7 @@ class Qwen3Model {
   void forward_hidden(const Batch& batch);
   void layer_forward(int layer, const Batch& batch, Pass pass);
   double lm_head_loss(const Batch& batch, bool backward);
+  void lm_head_backward(const Batch& batch);  // with fwd_.loss_weight and the saved lse
   void backward(const Batch& batch);
   void layer_backward(int layer, const Batch& batch);
 

@@ -33,4 +33,21 @@ double Qwen3Model::lm_head_loss(const Batch& batch, bool backward) {
   return total;
 }
 
+void Qwen3Model::lm_head_backward(const Batch& batch) {
+  const Tensor w = lm_head(params_.params());
+  const Tensor dw = lm_head(params_.grads());
+  const int64_t T = tokens_, chunk = fwd_.logits.shape[0];
+  for (int64_t c0 = 0; c0 < T; c0 += chunk) {
+    const int64_t c1 = std::min(T, c0 + chunk);
+    const Tensor logits = fwd_.logits.slice(0, c1 - c0);
+    const Tensor h = fwd_.final_normed.slice(c0, c1);
+    const Tensor targets = batch.targets().slice(c0, c1);
+    ops::linear_forward(logits, h, w);
+    ops::cross_entropy_backward(logits, logits, fwd_.token_lse.slice(c0, c1), targets,
+                                fwd_.loss_weight.slice(c0, c1), kIgnoreIndex);
+    ops::matmul(grads_.d_normed.slice(c0, c1), logits, w);
+    ops::matmul(dw, logits, h, /*trans_a=*/true, /*trans_b=*/false, 1.0f, 1.0f);
+  }
+}
+
 }  // namespace wm

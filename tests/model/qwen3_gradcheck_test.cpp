@@ -75,5 +75,65 @@ TEST(Qwen3ModelWeMask, GradientMatchesFiniteDifferences) {
   }
 }
 
+// A nonlinear per-token objective through forward_backward(batch, dloss):
+// J = sum_t a_t * p_t with p_t = exp(-loss_t), so dJ/dloss_t = -a_t * p_t.
+TEST(Qwen3ModelCustomObjective, GradientMatchesFiniteDifferences) {
+  Qwen3Model model(tiny_config(true), f64_options());
+  init_random(model.params(), 17);
+  const HostBatch hb = test_batch();
+  Batch batch(hb, Device::CPU);
+  std::vector<double> a(hb.num_tokens());
+  for (size_t t = 0; t < a.size(); ++t) a[t] = hb.targets[t] == kIgnoreIndex ? 0.0 : 0.5 - 0.1 * static_cast<double>(t % 7);
+  auto objective = [&] {
+    const auto losses = model.forward_loss(batch).token_loss;
+    double j = 0.0;
+    for (size_t t = 0; t < a.size(); ++t) j += a[t] * std::exp(-losses[t]);
+    return j;
+  };
+  auto& store = model.params();
+  store.zero_grad();
+  model.forward_backward(batch, [&](const std::vector<double>& losses) {
+    std::vector<float> w(losses.size());
+    for (size_t t = 0; t < w.size(); ++t) w[t] = static_cast<float>(-a[t] * std::exp(-losses[t]));
+    return w;
+  });
+  std::mt19937 rng(5);
+  const double h = 1e-5;
+  for (size_t i = 0; i < store.specs().size(); ++i) {
+    const Tensor p = store.param(i), g = store.grad(i);
+    std::uniform_int_distribution<int64_t> pick(0, p.numel() - 1);
+    for (int s = 0; s < 3; ++s) {
+      const int64_t j = pick(rng);
+      double& w = p.ptr<double>()[j];
+      const double saved = w;
+      w = saved + h;
+      const double up = objective();
+      w = saved - h;
+      const double down = objective();
+      w = saved;
+      const double numeric = (up - down) / (2 * h);
+      // The weights pass through F32, hence the looser relative tolerance.
+      EXPECT_NEAR(g.ptr<double>()[j], numeric, 1e-8 + 1e-6 * std::abs(numeric)) << store.specs()[i].name << "[" << j << "]";
+    }
+  }
+}
+
+TEST(Qwen3ModelCustomObjective, LossWeightsReproduceTheStandardStep) {
+  Qwen3Model model(tiny_config(false), f64_options());
+  init_random(model.params(), 19);
+  const HostBatch hb = test_batch();
+  Batch batch(hb, Device::CPU);
+  model.params().zero_grad();
+  const double standard = model.forward_backward(batch);
+  const auto expect = host_values(model.params().flat_grads());
+  model.params().zero_grad();
+  const double custom = model.forward_backward(batch, [&](const std::vector<double>&) { return hb.loss_weight; });
+  const auto got = host_values(model.params().flat_grads());
+  EXPECT_NEAR(custom, standard, 1e-14);
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], expect[i], 1e-14) << i;
+  EXPECT_THROW(model.forward_backward(batch, [](const std::vector<double>&) { return std::vector<float>(3); }),
+               std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace wm::test
