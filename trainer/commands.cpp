@@ -23,6 +23,7 @@ const std::vector<Command>& commands() {
       {"score", "log-probabilities of token sequences (JSONL) under a model", cmd_score},
       {"tokenize", "encode text or JSONL with a model folder's tokenizer, print ids", cmd_tokenize},
       {"plot", "render loss / lr / grad-norm curves of a metrics JSONL to an SVG", cmd_plot},
+      {"analyze", "massive-activation analysis: ME layer, massive dims, report + figures", cmd_analyze},
   };
   return table;
 }

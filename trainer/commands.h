@@ -22,5 +22,6 @@ int cmd_version(std::span<const std::string> args);
 int cmd_score(std::span<const std::string> args);
 int cmd_tokenize(std::span<const std::string> args);
 int cmd_plot(std::span<const std::string> args);
+int cmd_analyze(std::span<const std::string> args);
 
 }  // namespace wm
