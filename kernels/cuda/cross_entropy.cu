@@ -1,6 +1,7 @@
 // Cross-entropy over a large vocabulary: one block per row, fp32 logsumexp with a per-thread
 // running (max, sum) over 16-byte vectors, then a block reduction. Targets outside [0, V) that are
 // not ignore_index raise the device error flag (thrown at the next synchronize) and give loss 0.
+// Rows whose target is ignore_index get loss 0 and lse 0 (like the CPU reference).
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/cuda_common.cuh"
 
@@ -20,6 +21,10 @@ __global__ void ce_forward_kernel(float* losses, float* lse_out, const T* logits
   __shared__ float red[32];
   const int64_t n = blockIdx.x;
   const T* row = logits + n * V;
+  if (targets[n] == ignore_index) {  // as the CPU reference: loss 0 and lse 0, row not read
+    if (threadIdx.x == 0) losses[n] = lse_out[n] = 0.0f;
+    return;
+  }
   float m = -INFINITY, s = 0.0f;
   int64_t done = 0;
   if (vec) {

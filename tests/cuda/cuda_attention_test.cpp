@@ -2,7 +2,8 @@
 // (head_dim 128, 16 query heads over 8 kv heads, packed documents whose boundaries fall inside
 // tiles) and the generic small head dims (64/32/16/8, T not a multiple of the tile).
 // Tolerances (relative error norms): out 1e-2 and gradients 2e-2 (P is rounded to bf16 before
-// the tensor-core products, as in flash attention); lse 1e-4 (fp32 throughout).
+// the tensor-core products, as in flash attention); lse 1e-4 (fp32 throughout; 1e-3 for f32
+// tensors, which the kernels round to bf16).
 #include "tests/cuda/cuda_test_util.h"
 
 #ifdef WEMASK_HAVE_CUDA
@@ -39,7 +40,8 @@ void check_attention(int64_t T, int64_t Hq, int64_t Hkv, int64_t D, const std::v
   ops::attention_forward(out_cpu, lse_cpu, q, k, v, ds, scale);
   ops::attention_forward(out_gpu, lse_gpu, dq_, dk_, dv_, dds, scale);
   EXPECT_LT(rel_err(out_gpu, out_cpu), 1e-2) << "out " << what;
-  EXPECT_LT(rel_err(lse_gpu, lse_cpu), 1e-4) << "lse " << what;
+  // f32 inputs are rounded to bf16 on their way into the tensor cores: lse then differs by ~1e-4.
+  EXPECT_LT(rel_err(lse_gpu, lse_cpu), dt == DType::BF16 ? 1e-4 : 1e-3) << "lse " << what;
   if (!with_backward) return;
 
   // Backward from the CPU forward results, so that only the backward is compared.
