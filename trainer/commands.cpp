@@ -24,6 +24,7 @@ const std::vector<Command>& commands() {
       {"tokenize", "encode text or JSONL with a model folder's tokenizer, print ids", cmd_tokenize},
       {"plot", "render loss / lr / grad-norm curves of a metrics JSONL to an SVG", cmd_plot},
       {"analyze", "massive-activation analysis: ME layer, massive dims, report + figures", cmd_analyze},
+      {"eval", "GSM8K / MATH-500 accuracy of a model folder (greedy or sampled; --set wemask.*)", cmd_eval},
   };
   return table;
 }

@@ -23,5 +23,6 @@ int cmd_score(std::span<const std::string> args);
 int cmd_tokenize(std::span<const std::string> args);
 int cmd_plot(std::span<const std::string> args);
 int cmd_analyze(std::span<const std::string> args);
+int cmd_eval(std::span<const std::string> args);
 
 }  // namespace wm
