@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace wm {
 
@@ -19,9 +20,11 @@ struct Qwen3Config {
   bool tie_word_embeddings = true;
   std::string torch_dtype = "bfloat16";  // dtype recorded in config.json
   int64_t bos_token_id = 151643;
-  int64_t eos_token_id = 151645;
+  int64_t eos_token_id = 151645;             // the first of eos_token_ids
+  std::vector<int64_t> eos_token_ids = {151645};  // config.json may hold an int or a list
 
   // Reads a HF config.json; throws std::runtime_error naming the file and the bad/missing key.
+  // Optional keys take the Hugging Face Qwen3Config defaults (head_dim 128 as in transformers).
   static Qwen3Config from_json_file(const std::string& path);
   static Qwen3Config from_json_string(const std::string& text, const std::string& origin);
   std::string to_json_string() const;  // HF-compatible config.json (model_type "qwen3")

@@ -20,9 +20,11 @@ int cmd_version(std::span<const std::string>) {
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"version", "print the version and the backends available", cmd_version},
-      {"score", "log-probabilities of token sequences (JSONL) under a model", cmd_score},
       {"tokenize", "encode text or JSONL with a model folder's tokenizer, print ids", cmd_tokenize},
+      {"score", "log-probabilities of token sequences (JSONL) under a model", cmd_score},
+      {"export", "write a Hugging Face folder (config, safetensors, tokenizer)", cmd_export},
       {"plot", "render loss / lr / grad-norm curves of a metrics JSONL to an SVG", cmd_plot},
+      {"train", "supervised fine-tuning from a YAML config (wemask train CONFIG.yaml --set k=v)", cmd_train},
       {"analyze", "massive-activation analysis: ME layer, massive dims, report + figures", cmd_analyze},
       {"eval", "GSM8K / MATH-500 accuracy of a model folder (greedy or sampled; --set wemask.*)", cmd_eval},
   };

@@ -19,9 +19,11 @@ const std::vector<Command>& commands();
 
 // One declaration per subcommand (args exclude the binary and the subcommand name).
 int cmd_version(std::span<const std::string> args);
-int cmd_score(std::span<const std::string> args);
 int cmd_tokenize(std::span<const std::string> args);
+int cmd_score(std::span<const std::string> args);
+int cmd_export(std::span<const std::string> args);
 int cmd_plot(std::span<const std::string> args);
+int cmd_train(std::span<const std::string> args);
 int cmd_analyze(std::span<const std::string> args);
 int cmd_eval(std::span<const std::string> args);
 
