@@ -5,10 +5,10 @@
 # Header-only dependencies missing there (nlohmann, fmt, spdlog) come from a carried
 # .devcarry/include (cp -r /usr/include/{nlohmann,fmt,spdlog} .devcarry/include/); GoogleTest
 # from the system or .devcarry/googletest.
-# Usage: tools/gpu_model_test.sh [gtest filter, default 'HfParity*']   Env: WEMASK_CUDA_ARCHS (90a)
+# Usage: tools/gpu_model_test.sh [gtest filter, default 'HfParity*:Qwen3ModelCuda*']   Env: WEMASK_CUDA_ARCHS (90a)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-FILTER="${1:-HfParity*}"
+FILTER="${1:-HfParity*:Qwen3ModelCuda*}"
 ARCH="${WEMASK_CUDA_ARCHS:-90a}"
 OUT_DIR=build-gpu-model
 CUDA=/usr/local/cuda
@@ -39,7 +39,7 @@ compile() {
 export -f compile
 
 SRCS=$(ls kernels/*.cpp kernels/cpu/*.cpp kernels/cuda/*.cpp kernels/cuda/*.cu model/*.cpp \
-         tests/model/hf_parity_test.cpp "$GTEST_SRC/src/gtest-all.cc" "$GTEST_SRC/src/gtest_main.cc" 2>/dev/null)
+         tests/model/hf_parity_test.cpp tests/model/qwen3_cuda_test.cpp "$GTEST_SRC/src/gtest-all.cc" "$GTEST_SRC/src/gtest_main.cc" 2>/dev/null)
 t0=$(date +%s)
 printf '%s\n' $SRCS | xargs -P "$(nproc)" -I{} bash -c 'compile "$@"' _ {} > "$OUT_DIR/objs.txt" || { echo "compile failed"; exit 3; }
 echo "compiled in $(( $(date +%s) - t0 )) s"
