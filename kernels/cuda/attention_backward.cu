@@ -7,6 +7,7 @@
 //          accumulates dV += P^T dO, dK += scale dS^T Q in registers.
 //   dQ:   a block owns 64 queries of one head and streams 64-key tiles like the forward:
 //          dQ += scale dS K.
+// The streamed tiles (Q/dO in dK/dV, K/V in dQ) are double-buffered with cp.async.
 #include <climits>
 
 #include "kernels/cuda/attention.h"
@@ -86,10 +87,11 @@ __global__ void __launch_bounds__(kWarps * 32) attention_backward_dkdv_kernel(Bw
   extern __shared__ __align__(16) unsigned char smem_raw[];
   bf16_t* Ks = reinterpret_cast<bf16_t*>(smem_raw);
   bf16_t* Vs = Ks + kKeysPerBlock * ld;
-  bf16_t* Qs = Vs + kKeysPerBlock * ld;
-  bf16_t* dOs = Qs + kQueryTile * ld;
-  __shared__ float s_lse2[kQueryTile], s_Dd[kQueryTile];
-  __shared__ int s_ds[kQueryTile];
+  constexpr int kQTile = kQueryTile * ld;
+  bf16_t* Qs = Vs + kKeysPerBlock * ld;  // two buffers
+  bf16_t* dOs = Qs + 2 * kQTile;         // two buffers
+  __shared__ float s_lse2[2][kQueryTile], s_Dd[2][kQueryTile];
+  __shared__ int s_ds[2][kQueryTile];
 
   const int T_ = p.s.T, D = p.s.D;
   const int kvh = blockIdx.y, k0 = blockIdx.x * kKeysPerBlock;
@@ -109,78 +111,108 @@ __global__ void __launch_bounds__(kWarps * 32) attention_backward_dkdv_kernel(Bw
 
   const int key_lo = k0 + warp * 16 + g, key_hi = key_lo + 8;
   const int n_tiles = (T_ + kQueryTile - 1) / kQueryTile;
-  for (int hh = 0; hh < group; ++hh) {
-    const int h = kvh * group + hh;
-    const T* qh = static_cast<const T*>(p.q) + int64_t(h) * D;
-    const T* doh = static_cast<const T*>(p.dout) + int64_t(h) * D;
-    for (int tile = k0 / kQueryTile; tile < n_tiles; ++tile) {
-      if (p.tile_min[tile] > key_last) continue;  // no row of this tile sees these keys (uniform)
-      const int qt0 = tile * kQueryTile;
-      __syncthreads();  // previous Q/dO tile fully consumed
-      load_tile<kQueryTile, kD>(Qs, qh, q_stride, qt0, T_, D);
-      load_tile<kQueryTile, kD>(dOs, doh, q_stride, qt0, T_, D);
-      if (threadIdx.x < kQueryTile) {
-        const int t = qt0 + threadIdx.x;
-        const bool valid = t < T_;
-        s_lse2[threadIdx.x] = valid ? p.lse[int64_t(h) * T_ + t] * kLog2e : 0.0f;
-        s_Dd[threadIdx.x] = valid ? p.Dd[int64_t(h) * T_ + t] : 0.0f;
-        s_ds[threadIdx.x] = valid ? min(max(p.doc_start[t], 0), t) : INT_MAX;
+  const int first_tile = k0 / kQueryTile;
+  // Work items: (query head of the group, query tile that can see these keys), in order.
+  // Block-uniform (tile_min is read from global memory by every thread alike).
+  auto next_item = [&](int hh, int tile, int& nh, int& nt) -> bool {
+    for (++tile;; ++tile) {
+      if (tile >= n_tiles) {
+        if (++hh >= group) return false;
+        tile = first_tile;
       }
-      __syncthreads();
-      if (qt0 + kQueryTile - 1 < k0 + warp * 16) continue;  // causal: all queries before these keys
+      if (p.tile_min[tile] <= key_last) {
+        nh = hh;
+        nt = tile;
+        return true;
+      }
+    }
+  };
+  // Q/dO tiles and their row statistics are double-buffered: item i+1 loads during item i.
+  auto issue = [&](int hh, int tile, int b) {
+    const int h = kvh * group + hh, qt0 = tile * kQueryTile;
+    load_tile_async<kQueryTile, kD>(Qs + b * kQTile, static_cast<const T*>(p.q) + int64_t(h) * D, q_stride, qt0, T_, D);
+    load_tile_async<kQueryTile, kD>(dOs + b * kQTile, static_cast<const T*>(p.dout) + int64_t(h) * D, q_stride, qt0,
+                                    T_, D);
+    if (threadIdx.x < kQueryTile) {
+      const int t = qt0 + threadIdx.x;
+      const bool valid = t < T_;
+      s_lse2[b][threadIdx.x] = valid ? p.lse[int64_t(h) * T_ + t] * kLog2e : 0.0f;
+      s_Dd[b][threadIdx.x] = valid ? p.Dd[int64_t(h) * T_ + t] : 0.0f;
+      s_ds[b][threadIdx.x] = valid ? min(max(p.doc_start[t], 0), t) : INT_MAX;
+    }
+  };
+  int hh = 0, tile = 0, buf = 0;
+  bool have = next_item(0, first_tile - 1, hh, tile);
+  if (have) issue(hh, tile, 0);
+  while (have) {
+    int nh = 0, nt = 0;
+    const bool more = next_item(hh, tile, nh, nt);
+    cp_async_wait_all();
+    __syncthreads();  // item landed; every warp is done with the other buffer
+    if (more) issue(nh, nt, buf ^ 1);
+    const int qt0 = tile * kQueryTile;
+    const bf16_t* Qt = Qs + buf * kQTile;
+    const bf16_t* dOt = dOs + buf * kQTile;
+    const float* lse2 = s_lse2[buf];
+    const float* Dd = s_Dd[buf];
+    const int* dst = s_ds[buf];
+    hh = nh;
+    tile = nt;
+    have = more;
+    buf ^= 1;
+    if (qt0 + kQueryTile - 1 < k0 + warp * 16) continue;  // causal: all queries before these keys
 
-      // S^T and dP^T: 16 keys x 32 queries per warp.
-      float st[kQueryTile / 8][4], dpt[kQueryTile / 8][4];
+    // S^T and dP^T: 16 keys x 32 queries per warp.
+    float st[kQueryTile / 8][4], dpt[kQueryTile / 8][4];
 #pragma unroll
-      for (int j = 0; j < kQueryTile / 8; ++j)
+    for (int j = 0; j < kQueryTile / 8; ++j)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) st[j][e] = dpt[j][e] = 0.0f;
+      for (int e = 0; e < 4; ++e) st[j][e] = dpt[j][e] = 0.0f;
 #pragma unroll
-      for (int kk = 0; kk < kD / 16; ++kk) {
-        uint32_t ka[4], va[4];
-        load_a(ka, Ks, ld, warp * 16, kk * 16);
-        load_a(va, Vs, ld, warp * 16, kk * 16);
+    for (int kk = 0; kk < kD / 16; ++kk) {
+      uint32_t ka[4], va[4];
+      load_a(ka, Ks, ld, warp * 16, kk * 16);
+      load_a(va, Vs, ld, warp * 16, kk * 16);
 #pragma unroll
-        for (int np = 0; np < kQueryTile / 16; ++np) {
-          uint32_t b[4];
-          load_b_nk(b, Qs, ld, np * 16, kk * 16);
-          mma_bf16(st[2 * np], ka, b[0], b[1]);
-          mma_bf16(st[2 * np + 1], ka, b[2], b[3]);
-          load_b_nk(b, dOs, ld, np * 16, kk * 16);
-          mma_bf16(dpt[2 * np], va, b[0], b[1]);
-          mma_bf16(dpt[2 * np + 1], va, b[2], b[3]);
-        }
+      for (int np = 0; np < kQueryTile / 16; ++np) {
+        uint32_t b[4];
+        load_b_nk(b, Qt, ld, np * 16, kk * 16);
+        mma_bf16(st[2 * np], ka, b[0], b[1]);
+        mma_bf16(st[2 * np + 1], ka, b[2], b[3]);
+        load_b_nk(b, dOt, ld, np * 16, kk * 16);
+        mma_bf16(dpt[2 * np], va, b[0], b[1]);
+        mma_bf16(dpt[2 * np + 1], va, b[2], b[3]);
       }
-      // P^T (in st) and dS^T (in dpt).
+    }
+    // P^T (in st) and dS^T (in dpt).
 #pragma unroll
-      for (int j = 0; j < kQueryTile / 8; ++j) {
+    for (int j = 0; j < kQueryTile / 8; ++j) {
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int qc = j * 8 + c4 * 2 + (e & 1);
-          const int query = qt0 + qc;
-          const int key = e < 2 ? key_lo : key_hi;
-          const bool ok = key <= query && key >= s_ds[qc];
-          const float pr = ok ? exp2f(st[j][e] * p.scale_log2 - s_lse2[qc]) : 0.0f;
-          st[j][e] = pr;
-          dpt[j][e] = pr * (dpt[j][e] - s_Dd[qc]);
-        }
+      for (int e = 0; e < 4; ++e) {
+        const int qc = j * 8 + c4 * 2 + (e & 1);
+        const int query = qt0 + qc;
+        const int key = e < 2 ? key_lo : key_hi;
+        const bool ok = key <= query && key >= dst[qc];
+        const float pr = ok ? exp2f(st[j][e] * p.scale_log2 - lse2[qc]) : 0.0f;
+        st[j][e] = pr;
+        dpt[j][e] = pr * (dpt[j][e] - Dd[qc]);
       }
-      // dV += P^T dO, dK += dS^T Q  (k = the 32 queries).
+    }
+    // dV += P^T dO, dK += dS^T Q  (k = the 32 queries).
 #pragma unroll
-      for (int kk = 0; kk < kQueryTile / 16; ++kk) {
-        uint32_t pa[4], sa[4];
-        c_to_a(pa, st[2 * kk], st[2 * kk + 1]);
-        c_to_a(sa, dpt[2 * kk], dpt[2 * kk + 1]);
+    for (int kk = 0; kk < kQueryTile / 16; ++kk) {
+      uint32_t pa[4], sa[4];
+      c_to_a(pa, st[2 * kk], st[2 * kk + 1]);
+      c_to_a(sa, dpt[2 * kk], dpt[2 * kk + 1]);
 #pragma unroll
-        for (int dp = 0; dp < kD / 16; ++dp) {
-          uint32_t b[4];
-          load_b_kn(b, dOs, ld, dp * 16, kk * 16);
-          mma_bf16(dv[2 * dp], pa, b[0], b[1]);
-          mma_bf16(dv[2 * dp + 1], pa, b[2], b[3]);
-          load_b_kn(b, Qs, ld, dp * 16, kk * 16);
-          mma_bf16(dk[2 * dp], sa, b[0], b[1]);
-          mma_bf16(dk[2 * dp + 1], sa, b[2], b[3]);
-        }
+      for (int dp = 0; dp < kD / 16; ++dp) {
+        uint32_t b[4];
+        load_b_kn(b, dOt, ld, dp * 16, kk * 16);
+        mma_bf16(dv[2 * dp], pa, b[0], b[1]);
+        mma_bf16(dv[2 * dp + 1], pa, b[2], b[3]);
+        load_b_kn(b, Qt, ld, dp * 16, kk * 16);
+        mma_bf16(dk[2 * dp], sa, b[0], b[1]);
+        mma_bf16(dk[2 * dp + 1], sa, b[2], b[3]);
       }
     }
   }
@@ -207,8 +239,9 @@ __global__ void __launch_bounds__(kWarps * 32) attention_backward_dq_kernel(BwdP
   extern __shared__ __align__(16) unsigned char smem_raw[];
   bf16_t* Qs = reinterpret_cast<bf16_t*>(smem_raw);
   bf16_t* dOs = Qs + kBr * ld;
-  bf16_t* Ks = dOs + kBr * ld;
-  bf16_t* Vs = Ks + kBc * ld;
+  constexpr int kTile = kBc * ld;
+  bf16_t* Ks = dOs + kBr * ld;   // two buffers
+  bf16_t* Vs = Ks + 2 * kTile;   // two buffers
   __shared__ int s_kmin;
 
   const int T_ = p.s.T, D = p.s.D;
@@ -245,13 +278,25 @@ __global__ void __launch_bounds__(kWarps * 32) attention_backward_dq_kernel(BwdP
 #pragma unroll
   for (int j = 0; j < kD / 8; ++j) dq[j][0] = dq[j][1] = dq[j][2] = dq[j][3] = 0.0f;
 
-  const int warp_last_row = q0 + warp * 16 + 15;
-  for (int kb = (kmin / kBc) * kBc; kb <= kmax; kb += kBc) {
-    __syncthreads();
-    load_tile<kBc, kD>(Ks, k, kv_stride, kb, T_, D);
-    load_tile<kBc, kD>(Vs, v, kv_stride, kb, T_, D);
-    __syncthreads();
+  const int warp_first_row = q0 + warp * 16, warp_last_row = warp_first_row + 15;
+  int warp_max_ds = max(rows[0] < T_ ? ds[0] : 0, rows[1] < T_ ? ds[1] : 0);
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) warp_max_ds = max(warp_max_ds, __shfl_xor_sync(0xffffffffu, warp_max_ds, o));
+  const int kb_first = (kmin / kBc) * kBc;
+  int buf = 0;
+  load_tile_async<kBc, kD>(Ks, k, kv_stride, kb_first, T_, D);
+  load_tile_async<kBc, kD>(Vs, v, kv_stride, kb_first, T_, D);
+  for (int kb = kb_first; kb <= kmax; kb += kBc, buf ^= 1) {
+    cp_async_wait_all();
+    __syncthreads();  // tile kb has landed, and every warp is done with the other buffer
+    if (kb + kBc <= kmax) {
+      load_tile_async<kBc, kD>(Ks + (buf ^ 1) * kTile, k, kv_stride, kb + kBc, T_, D);
+      load_tile_async<kBc, kD>(Vs + (buf ^ 1) * kTile, v, kv_stride, kb + kBc, T_, D);
+    }
     if (kb > warp_last_row) continue;
+    const bf16_t* Kt = Ks + buf * kTile;
+    const bf16_t* Vt = Vs + buf * kTile;
+    const bool full = kb + kBc - 1 <= warp_first_row && kb >= warp_max_ds;
 
     float s[kBc / 8][4], dp[kBc / 8][4];
 #pragma unroll
@@ -266,10 +311,10 @@ __global__ void __launch_bounds__(kWarps * 32) attention_backward_dq_kernel(BwdP
 #pragma unroll
       for (int np = 0; np < kBc / 16; ++np) {
         uint32_t b[4];
-        load_b_nk(b, Ks, ld, np * 16, kk * 16);
+        load_b_nk(b, Kt, ld, np * 16, kk * 16);
         mma_bf16(s[2 * np], qa, b[0], b[1]);
         mma_bf16(s[2 * np + 1], qa, b[2], b[3]);
-        load_b_nk(b, Vs, ld, np * 16, kk * 16);
+        load_b_nk(b, Vt, ld, np * 16, kk * 16);
         mma_bf16(dp[2 * np], da, b[0], b[1]);
         mma_bf16(dp[2 * np + 1], da, b[2], b[3]);
       }
@@ -280,7 +325,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_backward_dq_kernel(BwdP
       for (int e = 0; e < 4; ++e) {
         const int r = e >> 1;
         const int key = kb + j * 8 + c4 * 2 + (e & 1);
-        const bool ok = key <= rows[r] && key >= ds[r];
+        const bool ok = full || (key <= rows[r] && key >= ds[r]);
         const float pr = ok ? exp2f(s[j][e] * p.scale_log2 - lse2[r]) : 0.0f;
         dp[j][e] = pr * (dp[j][e] - Dd[r]);
       }
@@ -293,7 +338,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_backward_dq_kernel(BwdP
 #pragma unroll
       for (int dpi = 0; dpi < kD / 16; ++dpi) {
         uint32_t b[4];
-        load_b_kn(b, Ks, ld, dpi * 16, kk * 16);
+        load_b_kn(b, Kt, ld, dpi * 16, kk * 16);
         mma_bf16(dq[2 * dpi], a, b[0], b[1]);
         mma_bf16(dq[2 * dpi + 1], a, b[2], b[3]);
       }
@@ -325,8 +370,8 @@ void launch_backward(const BwdParams& p) {
   attention_backward_pre_kernel<T><<<unsigned((rows + 7) / 8), 256, 0, st>>>(p);
   CUDA_CHECK_LAUNCH("attention_backward_pre_kernel");
 
-  const size_t smem_kv = size_t(2 * kKeysPerBlock + 2 * kQueryTile) * ld * sizeof(bf16_t);
-  const size_t smem_q = size_t(2 * kBr + 2 * kBc) * ld * sizeof(bf16_t);
+  const size_t smem_kv = size_t(2 * kKeysPerBlock + 4 * kQueryTile) * ld * sizeof(bf16_t);
+  const size_t smem_q = size_t(2 * kBr + 4 * kBc) * ld * sizeof(bf16_t);
   static const bool configured = [&] {
     allow_smem(attention_backward_dkdv_kernel<T, kD>, smem_kv);
     allow_smem(attention_backward_dq_kernel<T, kD>, smem_q);

@@ -97,6 +97,34 @@ __device__ __forceinline__ void load_tile(bf16_t* tile, const T* src, int64_t ro
   }
 }
 
+// ---- asynchronous copies (sm_80+): global -> shared without staging through registers.
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
+  const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  const int n = valid ? 16 : 0;  // 0 source bytes: the 16 destination bytes are zero-filled
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(n));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::); }
+
+// load_tile for bf16 sources through cp.async (complete after cp_async_wait_all + barrier);
+// f32 sources need a conversion and fall back to the synchronous load_tile.
+template <int R, int kD, class T>
+__device__ __forceinline__ void load_tile_async(bf16_t* tile, const T* src, int64_t row_stride, int r0, int T_,
+                                                int D) {
+  if constexpr (sizeof(T) != 2) {
+    load_tile<R, kD>(tile, src, row_stride, r0, T_, D);
+  } else {
+    constexpr int kChunks = kD / 8;
+    constexpr int ld = kD + kPad;
+    for (int idx = threadIdx.x; idx < R * kChunks; idx += blockDim.x) {
+      const int r = idx / kChunks, c = (idx % kChunks) * 8;
+      const bool valid = r0 + r < T_ && c < D;
+      cp_async16(tile + r * ld + c, valid ? src + int64_t(r0 + r) * row_stride + c : src, valid);
+    }
+  }
+  cp_async_commit();
+}
+
 // Stores a pair of values (columns col, col+1) of one output row.
 template <class T>
 __device__ __forceinline__ void store_pair(T* p, float a, float b) {

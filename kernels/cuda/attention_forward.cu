@@ -32,8 +32,9 @@ __global__ void __launch_bounds__(kWarps * 32) attention_forward_kernel(FwdParam
   constexpr int ld = kD + kPad;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   bf16_t* Qs = reinterpret_cast<bf16_t*>(smem_raw);
-  bf16_t* Ks = Qs + kBr * ld;
-  bf16_t* Vs = Ks + kBc * ld;
+  constexpr int kTile = kBc * ld;
+  bf16_t* Ks = Qs + kBr * ld;  // two buffers
+  bf16_t* Vs = Ks + 2 * kTile;  // two buffers
   __shared__ int s_kmin;
 
   const int T_ = p.s.T, D = p.s.D;
@@ -74,13 +75,28 @@ __global__ void __launch_bounds__(kWarps * 32) attention_forward_kernel(FwdParam
   for (int j = 0; j < kD / 8; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.0f;
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
 
-  const int warp_last_row = q0 + warp * 16 + 15;
-  for (int kb = (kmin / kBc) * kBc; kb <= kmax; kb += kBc) {
-    __syncthreads();  // everyone is done with the previous K/V tile
-    load_tile<kBc, kD>(Ks, k, kv_stride, kb, T_, D);
-    load_tile<kBc, kD>(Vs, v, kv_stride, kb, T_, D);
-    __syncthreads();
+  const int warp_first_row = q0 + warp * 16, warp_last_row = warp_first_row + 15;
+  int warp_max_ds = max(ds_lo, ds_hi);
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) warp_max_ds = max(warp_max_ds, __shfl_xor_sync(0xffffffffu, warp_max_ds, o));
+
+  // K/V tiles are double-buffered: the copy of tile i+1 (cp.async) overlaps the math on tile i.
+  const int kb_first = (kmin / kBc) * kBc;
+  int buf = 0;
+  load_tile_async<kBc, kD>(Ks, k, kv_stride, kb_first, T_, D);
+  load_tile_async<kBc, kD>(Vs, v, kv_stride, kb_first, T_, D);
+  for (int kb = kb_first; kb <= kmax; kb += kBc, buf ^= 1) {
+    cp_async_wait_all();
+    __syncthreads();  // tile kb has landed, and every warp is done with the other buffer
+    if (kb + kBc <= kmax) {
+      load_tile_async<kBc, kD>(Ks + (buf ^ 1) * kTile, k, kv_stride, kb + kBc, T_, D);
+      load_tile_async<kBc, kD>(Vs + (buf ^ 1) * kTile, v, kv_stride, kb + kBc, T_, D);
+    }
     if (kb > warp_last_row) continue;  // causal: no row of this warp sees these keys
+    const bf16_t* Kt = Ks + buf * kTile;
+    const bf16_t* Vt = Vs + buf * kTile;
+    // No element of the tile is masked for this warp: every key <= first row and >= every doc start.
+    const bool full = kb + kBc - 1 <= warp_first_row && kb >= warp_max_ds;
 
     float s[kBc / 8][4];
 #pragma unroll
@@ -90,7 +106,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_forward_kernel(FwdParam
 #pragma unroll
       for (int np = 0; np < kBc / 16; ++np) {
         uint32_t b[4];
-        load_b_nk(b, Ks, ld, np * 16, kk * 16);
+        load_b_nk(b, Kt, ld, np * 16, kk * 16);
         mma_bf16(s[2 * np], qf[kk], b[0], b[1]);
         mma_bf16(s[2 * np + 1], qf[kk], b[2], b[3]);
       }
@@ -105,7 +121,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_forward_kernel(FwdParam
         const int key = kb + j * 8 + c4 * 2 + (e & 1);
         const int row = e < 2 ? row_lo : row_hi;
         const int ds = e < 2 ? ds_lo : ds_hi;
-        const bool ok = key <= row && key >= ds;
+        const bool ok = full || (key <= row && key >= ds);
         s[j][e] = ok ? s[j][e] * p.scale_log2 : -INFINITY;
         tile_max[e >> 1] = fmaxf(tile_max[e >> 1], s[j][e]);
       }
@@ -144,7 +160,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_forward_kernel(FwdParam
 #pragma unroll
       for (int dp = 0; dp < kD / 16; ++dp) {
         uint32_t b[4];
-        load_b_kn(b, Vs, ld, dp * 16, kk * 16);
+        load_b_kn(b, Vt, ld, dp * 16, kk * 16);
         mma_bf16(o[2 * dp], a, b[0], b[1]);
         mma_bf16(o[2 * dp + 1], a, b[2], b[3]);
       }
@@ -176,7 +192,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_forward_kernel(FwdParam
 template <class T, int kD>
 void launch_forward(const FwdParams& p) {
   constexpr int ld = kD + kPad;
-  const size_t smem = size_t(kBr + 2 * kBc) * ld * sizeof(bf16_t);
+  const size_t smem = size_t(kBr + 4 * kBc) * ld * sizeof(bf16_t);
   static const bool configured = [&] {
     CUDA_CHECK(cudaFuncSetAttribute(attention_forward_kernel<T, kD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                     int(smem)));
