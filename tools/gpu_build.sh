@@ -5,9 +5,18 @@
 #   kernels/*.cpp, kernels/cpu/*.cpp, kernels/cuda/*.{cpp,cu}, tests/cuda/*.cpp + GoogleTest
 # compiled straight with g++/nvcc into build-gpu-direct/. GoogleTest comes from the system when
 # present, else from a carried source copy in .devcarry/googletest (cp -r /usr/src/googletest).
-# Usage: tools/gpu_build.sh [gtest filter, default 'Cuda*']     Env: WEMASK_CUDA_ARCHS (90a)
+#
+# With --cmake it instead builds the whole project with CMake into build-gpu/ (targets wemask and
+# wemask_tests, ninja -k 0) and runs wemask_tests. The GPU machine (Ubuntu 24.04) lacks the PCRE2
+# dev package: carry .devcarry/pcre2/include/pcre2.h (cp /usr/include/pcre2.h) and this script
+# generates a pkg-config file + libpcre2-8.so link to the system runtime libpcre2-8.so.0.
+#
+# Usage: tools/gpu_build.sh [--cmake] [gtest filter, default 'Cuda*']   Env: WEMASK_CUDA_ARCHS (90a)
+# GPU call: run(command="bash tools/gpu_build.sh", carry=[".devcarry/googletest", ".devcarry/pcre2"])
 set -uo pipefail
 cd "$(dirname "$0")/.."
+MODE=direct
+if [ "${1:-}" = "--cmake" ]; then MODE=cmake; shift; fi
 FILTER="${1:-Cuda*}"
 ARCH="${WEMASK_CUDA_ARCHS:-90a}"
 OUT_DIR=build-gpu-direct
@@ -22,6 +31,38 @@ for p in /usr/include/gtest /usr/src/googletest /usr/include/nlohmann /usr/inclu
   [ -e "$p" ] && echo "present: $p" || echo "MISSING: $p"
 done
 dpkg -l 2>/dev/null | grep -E 'yaml|spdlog|gtest|googletest|pcre2|nlohmann' | awk '{print "dpkg:", $2, $3}'
+
+if [ "$MODE" = cmake ]; then
+  if [ ! -e /usr/include/pcre2.h ]; then
+    [ -f .devcarry/pcre2/include/pcre2.h ] || { echo "pcre2.h missing: carry .devcarry/pcre2"; exit 2; }
+    shim="$PWD/.devcarry/pcre2-shim"
+    mkdir -p "$shim/pkgconfig"
+    so=$(ls /usr/lib/x86_64-linux-gnu/libpcre2-8.so.0* 2>/dev/null | head -1)
+    [ -n "$so" ] || { echo "no runtime libpcre2-8.so.0"; exit 2; }
+    ln -sf "$so" "$shim/libpcre2-8.so"
+    cat > "$shim/pkgconfig/libpcre2-8.pc" <<PC
+Name: libpcre2-8
+Description: PCRE2 8-bit (carried header, system runtime library)
+Version: 10.42
+Libs: -L$shim -lpcre2-8
+Cflags: -I$PWD/.devcarry/pcre2/include
+PC
+    export PKG_CONFIG_PATH="$shim/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+    echo "pcre2 shim: $shim"
+  fi
+  GEN=Ninja; command -v ninja >/dev/null || GEN="Unix Makefiles"
+  command -v pkg-config >/dev/null || echo "WARNING: pkg-config not found"
+  t0=$(date +%s)
+  cmake -S . -B build-gpu -G "$GEN" -DWEMASK_CUDA_ARCHS="$ARCH" > build-gpu.cmake.log 2>&1 \
+    || { tail -30 build-gpu.cmake.log; exit 3; }
+  cmake --build build-gpu -j "$JOBS" --target wemask wemask_tests -- $([ "$GEN" = Ninja ] && echo -k 0) 2>&1 \
+    | grep -E "error|FAILED|Error" | head -40
+  echo "cmake build finished in $(( $(date +%s) - t0 )) s"
+  [ -x build-gpu/wemask_tests ] || { echo "wemask_tests was not built"; exit 4; }
+  WEMASK_CUDA_TIMING=1 timeout 300 ./build-gpu/wemask_tests --gtest_filter="$FILTER" 2>&1
+  echo "tests rc=$?"
+  exit 0
+fi
 
 # ---- GoogleTest
 GTEST_SRC=""
