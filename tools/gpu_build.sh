@@ -10,6 +10,8 @@
 # wemask_tests, ninja -k 0) and runs wemask_tests. The GPU machine (Ubuntu 24.04) lacks the PCRE2
 # dev package: carry .devcarry/pcre2/include/pcre2.h (cp /usr/include/pcre2.h) and this script
 # generates a pkg-config file + libpcre2-8.so link to the system runtime libpcre2-8.so.0.
+# Known (2026-11-22): configure then stops at pkg_check_modules(icu-uc) - the GPU machine has no
+# ICU dev files either, and Debian's ICU 72 headers would not link against Ubuntu's ICU 74.
 #
 # Usage: tools/gpu_build.sh [--cmake] [gtest filter, default 'Cuda*']   Env: WEMASK_CUDA_ARCHS (90a)
 # GPU call: run(command="bash tools/gpu_build.sh", carry=[".devcarry/googletest", ".devcarry/pcre2"])

@@ -5,6 +5,8 @@
 //          group and every 32-query tile that can see these keys it recomputes
 //          S^T = K Q^T, P^T = exp(scale S^T - lse), dP^T = V dO^T, dS^T = P^T (dP^T - Dd) and
 //          accumulates dV += P^T dO, dK += scale dS^T Q in registers.
+//          With GQA (Hq > Hkv) each block takes a single query head and writes fp32 partials
+//          that a small kernel sums over the group (twice the blocks: better balance on causal).
 //   dQ:   a block owns 64 queries of one head and streams 64-key tiles like the forward:
 //          dQ += scale dS K.
 // The streamed tiles (Q/dO in dK/dV, K/V in dQ) are double-buffered with cp.async.
@@ -34,6 +36,8 @@ struct BwdParams {
   void* dk;
   void* dv;
   float* Dd;        // [Hq, T]
+  float* dk_part;   // [Hq, T, D] fp32 per-query-head dK (GQA: blocks split by query head), or null
+  float* dv_part;   // same for dV
   int* tile_min;    // [ceil(T / kQueryTile)]
   AttnShape s;
   float scale;
@@ -94,8 +98,12 @@ __global__ void __launch_bounds__(kWarps * 32) attention_backward_dkdv_kernel(Bw
   __shared__ int s_ds[2][kQueryTile];
 
   const int T_ = p.s.T, D = p.s.D;
-  const int kvh = blockIdx.y, k0 = blockIdx.x * kKeysPerBlock;
   const int group = p.s.Hq / p.s.Hkv;
+  // With GQA partials, each block handles one query head of the group (more, shorter blocks);
+  // the heaviest (first) key tiles are scheduled first.
+  const int split = p.dk_part ? group : 1;
+  const int kvh = blockIdx.x / split, k0 = blockIdx.y * kKeysPerBlock;
+  const int hh_first = blockIdx.x % split, hh_end = split > 1 ? hh_first + 1 : group;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c4 = lane & 3;
   const int64_t q_stride = int64_t(p.s.Hq) * D, kv_stride = int64_t(p.s.Hkv) * D;
   const int key_last = min(k0 + kKeysPerBlock - 1, T_ - 1);
@@ -117,7 +125,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_backward_dkdv_kernel(Bw
   auto next_item = [&](int hh, int tile, int& nh, int& nt) -> bool {
     for (++tile;; ++tile) {
       if (tile >= n_tiles) {
-        if (++hh >= group) return false;
+        if (++hh >= hh_end) return false;
         tile = first_tile;
       }
       if (p.tile_min[tile] <= key_last) {
@@ -142,7 +150,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_backward_dkdv_kernel(Bw
     }
   };
   int hh = 0, tile = 0, buf = 0;
-  bool have = next_item(0, first_tile - 1, hh, tile);
+  bool have = next_item(hh_first, first_tile - 1, hh, tile);
   if (have) issue(hh, tile, 0);
   while (have) {
     int nh = 0, nt = 0;
@@ -227,8 +235,14 @@ __global__ void __launch_bounds__(kWarps * 32) attention_backward_dkdv_kernel(Bw
     for (int j = 0; j < kD / 8; ++j) {
       const int col = j * 8 + c4 * 2;
       if (col >= D) continue;
-      store_pair(dkh + int64_t(key) * kv_stride + col, dk[j][2 * r] * p.scale, dk[j][2 * r + 1] * p.scale);
-      store_pair(dvh + int64_t(key) * kv_stride + col, dv[j][2 * r], dv[j][2 * r + 1]);
+      if (p.dk_part) {  // fp32 partials of query head h; reduced (and scaled) by the reduce kernel
+        const int64_t off = (int64_t(kvh * group + hh_first) * T_ + key) * D + col;
+        *reinterpret_cast<float2*>(p.dk_part + off) = make_float2(dk[j][2 * r], dk[j][2 * r + 1]);
+        *reinterpret_cast<float2*>(p.dv_part + off) = make_float2(dv[j][2 * r], dv[j][2 * r + 1]);
+      } else {
+        store_pair(dkh + int64_t(key) * kv_stride + col, dk[j][2 * r] * p.scale, dk[j][2 * r + 1] * p.scale);
+        store_pair(dvh + int64_t(key) * kv_stride + col, dv[j][2 * r], dv[j][2 * r + 1]);
+      }
     }
   }
 }
@@ -245,7 +259,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_backward_dq_kernel(BwdP
   __shared__ int s_kmin;
 
   const int T_ = p.s.T, D = p.s.D;
-  const int h = blockIdx.y, q0 = blockIdx.x * kBr;
+  const int h = blockIdx.x, q0 = (gridDim.y - 1 - blockIdx.y) * kBr;  // heaviest tiles first
   const int kvh = h / (p.s.Hq / p.s.Hkv);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c4 = lane & 3;
   const int64_t q_stride = int64_t(p.s.Hq) * D, kv_stride = int64_t(p.s.Hkv) * D;
@@ -357,6 +371,24 @@ __global__ void __launch_bounds__(kWarps * 32) attention_backward_dq_kernel(BwdP
   }
 }
 
+// dK[t, kvh] = scale * sum over the group's query heads of the fp32 partials; dV likewise.
+template <class T>
+__global__ void attention_backward_reduce_kernel(BwdParams p) {
+  const int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  const int T_ = p.s.T, D = p.s.D, group = p.s.Hq / p.s.Hkv;
+  if (idx >= int64_t(T_) * p.s.Hkv * D) return;
+  const int64_t t = idx / (int64_t(p.s.Hkv) * D);
+  const int kvh = int(idx / D % p.s.Hkv), d = int(idx % D);
+  float sk = 0.0f, sv = 0.0f;
+  for (int hh = 0; hh < group; ++hh) {
+    const int64_t off = (int64_t(kvh * group + hh) * T_ + t) * D + d;
+    sk += p.dk_part[off];
+    sv += p.dv_part[off];
+  }
+  static_cast<T*>(p.dk)[idx] = from_f<T>(sk * p.scale);
+  static_cast<T*>(p.dv)[idx] = from_f<T>(sv);
+}
+
 template <class Kernel>
 void allow_smem(Kernel kernel, size_t smem) {
   CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
@@ -379,9 +411,14 @@ void launch_backward(const BwdParams& p) {
   }();
   (void)configured;
   attention_backward_dkdv_kernel<T, kD>
-      <<<dim3((p.s.T + kKeysPerBlock - 1) / kKeysPerBlock, p.s.Hkv), kWarps * 32, smem_kv, st>>>(p);
+      <<<dim3(p.dk_part ? p.s.Hq : p.s.Hkv, (p.s.T + kKeysPerBlock - 1) / kKeysPerBlock), kWarps * 32, smem_kv, st>>>(p);
   CUDA_CHECK_LAUNCH("attention_backward_dkdv_kernel");
-  attention_backward_dq_kernel<T, kD><<<dim3((p.s.T + kBr - 1) / kBr, p.s.Hq), kWarps * 32, smem_q, st>>>(p);
+  if (p.dk_part) {
+    const int64_t n = int64_t(p.s.T) * p.s.Hkv * p.s.D;
+    attention_backward_reduce_kernel<T><<<grid_for(n, 256, INT32_MAX), 256, 0, st>>>(p);
+    CUDA_CHECK_LAUNCH("attention_backward_reduce_kernel");
+  }
+  attention_backward_dq_kernel<T, kD><<<dim3(p.s.Hq, (p.s.T + kBr - 1) / kBr), kWarps * 32, smem_q, st>>>(p);
   CUDA_CHECK_LAUNCH("attention_backward_dq_kernel");
 }
 
@@ -408,12 +445,18 @@ void CudaBackend::attention_backward(Tensor dq, Tensor dk, Tensor dv, const Tens
   check_shape(op, "lse", lse, {s.Hq, s.T});
   if (s.T == 0) return;
   auto& ctx = CudaContext::get();
-  const size_t n_dd = size_t(s.T) * s.Hq;
+  const size_t n_dd = (size_t(s.T) * s.Hq + 3) / 4 * 4;  // 16-byte aligned sections
   const size_t n_tiles = (size_t(s.T) + attn::kQueryTile - 1) / attn::kQueryTile;
-  float* Dd = static_cast<float*>(ctx.workspace(n_dd * sizeof(float) + n_tiles * sizeof(int)));
+  const bool split = s.Hq > s.Hkv;  // GQA: per-query-head fp32 partials of dK/dV, then a reduction
+  const size_t n_part = split ? size_t(s.Hq) * s.T * s.D : 0;
+  const size_t n_tiles_aligned = (n_tiles + 3) / 4 * 4;  // keeps the partials 16-byte aligned
+  float* Dd = static_cast<float*>(
+      ctx.workspace((n_dd + 2 * n_part) * sizeof(float) + n_tiles_aligned * sizeof(int)));
   int* tile_min = reinterpret_cast<int*>(Dd + n_dd);
+  float* dk_part = split ? reinterpret_cast<float*>(tile_min + n_tiles_aligned) : nullptr;
+  float* dv_part = split ? dk_part + n_part : nullptr;
   const attn::BwdParams p{q.data, k.data, v.data, out.data, dout.data, static_cast<const float*>(lse.data),
-                          doc_start.ptr<const int32_t>(), dq.data, dk.data, dv.data, Dd, tile_min, s, scale,
+                          doc_start.ptr<const int32_t>(), dq.data, dk.data, dv.data, Dd, dk_part, dv_part, tile_min, s, scale,
                           scale * attn::kLog2e, ctx.error_flag()};
   dispatch_float(op, q, [&]<class T>() {
     attn::dispatch_head_dim(op, s.D, [&]<int kD>() { attn::launch_backward<T, kD>(p); });

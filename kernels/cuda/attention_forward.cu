@@ -38,7 +38,8 @@ __global__ void __launch_bounds__(kWarps * 32) attention_forward_kernel(FwdParam
   __shared__ int s_kmin;
 
   const int T_ = p.s.T, D = p.s.D;
-  const int h = blockIdx.y, q0 = blockIdx.x * kBr;
+  // Heaviest (last) query tiles are scheduled first: blocks are dispatched in blockIdx order.
+  const int h = blockIdx.x, q0 = (gridDim.y - 1 - blockIdx.y) * kBr;
   const int kvh = h / (p.s.Hq / p.s.Hkv);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c4 = lane & 3;
   const T* q = static_cast<const T*>(p.q) + int64_t(h) * D;
@@ -199,7 +200,7 @@ void launch_forward(const FwdParams& p) {
     return true;
   }();
   (void)configured;
-  const dim3 grid((p.s.T + kBr - 1) / kBr, p.s.Hq);
+  const dim3 grid(p.s.Hq, (p.s.T + kBr - 1) / kBr);
   attention_forward_kernel<T, kD><<<grid, kWarps * 32, smem, stream()>>>(p);
   CUDA_CHECK_LAUNCH("attention_forward_kernel");
 }
