@@ -85,5 +85,38 @@ TEST(AnalyzeCommand, FindsPlantedLayerInAnExportedFolder) {
   fs::remove_all(dir);
 }
 
+// The default calibration prompts, chat-templated with the real tokenizer: every prompt starts
+// with <|im_start|>, the planted sink token.
+TEST(AnalyzeCommand, DefaultPromptsThroughTheChatTemplate) {
+  const std::string tokenizer = std::string(WEMASK_SOURCE_DIR) + "/assets/qwen3-tokenizer";
+  if (!fs::exists(tokenizer + "/tokenizer.json"))
+    GTEST_SKIP() << "the Qwen3 tokenizer is not in " << tokenizer << " (run launch/fetch_assets.sh)";
+  const fs::path dir = fs::temp_directory_path() / ("wemask_analyze_chat_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  analysis::testing::PlantSpec p;
+  p.sink_token = 151644;  // <|im_start|>
+  Qwen3Config cfg = analysis::testing::planted_config();
+  cfg.vocab_size = 151936;
+  ModelOptions opt;
+  opt.max_tokens = 16;
+  Qwen3Model model(cfg, opt);
+  analysis::testing::init_planted(model.params(), cfg, p);
+  HfExportOptions ex;
+  ex.store_dtype = DType::F32;
+  export_hf_folder((dir / "model").string(), cfg, model.params().params(), ex);
+  const CommandRun r = run_wemask(dir, "analyze --model " + (dir / "model").string() + " --tokenizer " + tokenizer +
+                                           " --output " + (dir / "out").string() + " --prompts " +
+                                           WEMASK_SOURCE_DIR + "/configs/calibration_prompts.jsonl");
+  ASSERT_EQ(r.status, 0) << r.log;
+  EXPECT_NE(r.log.find("ME layer: 2"), std::string::npos) << r.log;
+  EXPECT_NE(r.log.find("massive dims: 3,17"), std::string::npos) << r.log;
+  nlohmann::json report;
+  std::ifstream(dir / "out" / "report.json") >> report;
+  EXPECT_EQ(report["calibration"]["documents"], 16);
+  EXPECT_EQ(report["calibration"]["format"], "chat");
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace wm
