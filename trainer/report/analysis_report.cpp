@@ -191,6 +191,7 @@ std::vector<std::string> write_analysis_report(const std::string& out_dir, const
   LineChartSpec mag;
   mag.title = "Largest |hidden state| per layer";
   mag.x_label = "layer";
+  mag.integer_x = true;
   mag.y_label = "|h|";
   mag.log_y = true;
   mag.markers = me_marker;
@@ -206,6 +207,7 @@ std::vector<std::string> write_analysis_report(const std::string& out_dir, const
     LineChartSpec sink;
     sink.title = "Attention mass on the first token";
     sink.x_label = "layer";
+  sink.integer_x = true;
     sink.y_label = "sink ratio";
     sink.markers = me_marker;
     std::vector<double> lo, hi;
@@ -224,6 +226,7 @@ std::vector<std::string> write_analysis_report(const std::string& out_dir, const
   LineChartSpec rigid;
   rigid.title = "First-token rigidity: cos(h_l, h_(l-1))";
   rigid.x_label = "layer";
+  rigid.integer_x = true;
   rigid.y_label = "cosine";
   rigid.markers = me_marker;
   rigid.series = {{"first token", xs, per_layer(layers, [](const LayerStats& s) { return s.first_cosine(); }), ""}};
@@ -233,6 +236,7 @@ std::vector<std::string> write_analysis_report(const std::string& out_dir, const
   LineChartSpec rms;
   rms.title = "RMSNorm scale 1/rms at the input norm";
   rms.x_label = "layer";
+  rms.integer_x = true;
   rms.y_label = "1/rms";
   rms.log_y = true;
   rms.markers = me_marker;

@@ -52,6 +52,7 @@ std::string line_chart_svg(const LineChartSpec& s) {
   svg.text(s.width / 2, 22, s.title, 14, "middle", "font-weight=\"bold\"");
   svg.rect(left, top, pw, ph, "none", "stroke=\"#333\"");
   for (double t : ticks(xlo, xhi, false, 10)) {
+    if (s.integer_x && t != std::floor(t)) continue;
     svg.line(xs(t), top + ph, xs(t), top + ph + 4, "#333");
     svg.text(xs(t), top + ph + 16, tick_label(t), 10, "middle");
   }

@@ -21,7 +21,8 @@ struct LineChartSpec {
   std::string title, x_label, y_label;
   std::vector<LineSeries> series;
   std::vector<XMarker> markers;
-  bool log_y = false;  // non-positive values are skipped
+  bool log_y = false;      // non-positive values are skipped
+  bool integer_x = false;  // only whole-number x ticks (e.g. layer indices)
   double width = 720, height = 420;
 };
 

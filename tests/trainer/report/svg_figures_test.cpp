@@ -106,6 +106,11 @@ TEST(SvgFigures, LineChartWithMarkerAndLogAxis) {
   EXPECT_EQ(count(svg, "<circle"), 7u);
   EXPECT_NE(svg.find(">10000<"), std::string::npos);  // upper decade of 1100
   EXPECT_NE(svg.find("max |h| (log)"), std::string::npos);
+  EXPECT_NE(svg.find(">0.5<"), std::string::npos);
+  c.integer_x = true;
+  const std::string whole = line_chart_svg(c);
+  EXPECT_EQ(whole.find(">0.5<"), std::string::npos);
+  EXPECT_NE(whole.find(">3<"), std::string::npos);
 }
 
 TEST(SvgFigures, LineChartRejectsBadSeries) {
