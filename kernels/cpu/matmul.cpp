@@ -10,8 +10,7 @@
 // transposes only change how panels are read. The inner kernel is plain C++ that the compiler
 // vectorises; it is compiled for AVX2/AVX-512 as well and picked at run time (target_clones).
 #include <algorithm>
-#include <cstring>
-#include <vector>
+#include <memory>
 
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/cpu_common.h"
@@ -93,24 +92,27 @@ void gemm(D* c, const S* a, const S* b, int64_t M, int64_t N, int64_t K, bool tr
   using C = compute_t<S>;
   const int64_t lda = trans_a ? M : K, ldb = trans_b ? K : N;
   const int64_t tiles_m = (M + MC - 1) / MC, tiles_n = (N + NC - 1) / NC;
-#pragma omp parallel
+#pragma omp parallel if (tiles_m * tiles_n > 1)
   {
-    std::vector<C> ap(MC * KC), bp(KC * NC), ct(MC * NC);
+    // per-thread panels (uninitialised: packing writes every element that is read)
+    const auto ap = std::make_unique_for_overwrite<C[]>(MC * KC);
+    const auto bp = std::make_unique_for_overwrite<C[]>(KC * NC);
+    const auto ct = std::make_unique_for_overwrite<C[]>(MC * NC);
 #pragma omp for collapse(2) schedule(dynamic, 1)
     for (int64_t tm = 0; tm < tiles_m; ++tm)
       for (int64_t tn = 0; tn < tiles_n; ++tn) {
         const int64_t i0 = tm * MC, j0 = tn * NC;
         const int64_t mc = std::min(MC, M - i0), nc = std::min(NC, N - j0);
-        std::fill(ct.begin(), ct.end(), C(0));
+        std::fill(ct.get(), ct.get() + MC * NC, C(0));
         for (int64_t k0 = 0; k0 < K; k0 += KC) {
           const int64_t kc = std::min(KC, K - k0);
-          pack_a(ap.data(), a, lda, trans_a, i0, mc, k0, kc);
-          pack_b(bp.data(), b, ldb, trans_b, k0, kc, j0, nc);
-          block_kernel(mc, nc, kc, ap.data(), bp.data(), ct.data());
+          pack_a(ap.get(), a, lda, trans_a, i0, mc, k0, kc);
+          pack_b(bp.get(), b, ldb, trans_b, k0, kc, j0, nc);
+          block_kernel(mc, nc, kc, ap.get(), bp.get(), ct.get());
         }
         for (int64_t i = 0; i < mc; ++i) {
           D* crow = c + (i0 + i) * N + j0;
-          const C* trow = ct.data() + i * NC;
+          const C* trow = ct.get() + i * NC;
           if (beta == 0.0f) {  // C's old contents are ignored (they may be uninitialised)
             for (int64_t j = 0; j < nc; ++j) crow[j] = from_compute<D>(C(alpha) * trow[j]);
           } else {

@@ -29,20 +29,23 @@ void rope_apply(const char* op, Tensor x, const Tensor& pos, float theta, int di
     }
     T* px = static_cast<T*>(x.data);
     const C sign = direction > 0 ? C(1) : C(-1);
-#pragma omp parallel for if (n_tok * H * D > (1 << 15))
-    for (int64_t t = 0; t < n_tok; ++t) {
+#pragma omp parallel if (n_tok * H * D > (1 << 15))
+    {
       std::vector<C> cosv(half), sinv(half);
-      for (int64_t i = 0; i < half; ++i) {
-        const C angle = static_cast<C>(p[t]) * inv_freq[i];
-        cosv[i] = std::cos(angle);
-        sinv[i] = sign * std::sin(angle);
-      }
-      for (int64_t h = 0; h < H; ++h) {
-        T* row = px + (t * H + h) * D;
+#pragma omp for
+      for (int64_t t = 0; t < n_tok; ++t) {
         for (int64_t i = 0; i < half; ++i) {
-          const C a = to_compute(row[i]), b = to_compute(row[i + half]);
-          row[i] = from_compute<T>(a * cosv[i] - b * sinv[i]);
-          row[i + half] = from_compute<T>(b * cosv[i] + a * sinv[i]);
+          const C angle = static_cast<C>(p[t]) * inv_freq[i];
+          cosv[i] = std::cos(angle);
+          sinv[i] = sign * std::sin(angle);
+        }
+        for (int64_t h = 0; h < H; ++h) {
+          T* row = px + (t * H + h) * D;
+          for (int64_t i = 0; i < half; ++i) {
+            const C a = to_compute(row[i]), b = to_compute(row[i + half]);
+            row[i] = from_compute<T>(a * cosv[i] - b * sinv[i]);
+            row[i + half] = from_compute<T>(b * cosv[i] + a * sinv[i]);
+          }
         }
       }
     }
