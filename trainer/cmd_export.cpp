@@ -15,19 +15,25 @@
 #include "model/config.h"
 #include "model/hf_checkpoint.h"
 #include "model/param_layout.h"
+#include <yaml-cpp/yaml.h>
+
 #include "trainer/args.h"
+#include "trainer/checkpoint/checkpoint.h"
+#include "trainer/checkpoint/checkpoint_export.h"
 #include "trainer/commands.h"
 
 namespace wm {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: wemask export --model HF_DIR --output OUT_DIR [options]\n"
+    "usage: wemask export (--model HF_DIR | --checkpoint CKPT_DIR) --output OUT_DIR [options]\n"
     "  --model DIR         Hugging Face folder to read (config.json + safetensors weights)\n"
+    "  --checkpoint DIR    training checkpoint folder (its fp32 master weights)\n"
     "  --output DIR        folder to write (must not exist or be empty, unless --overwrite)\n"
     "  --dtype bf16|f32    dtype of the stored weights (default bf16)\n"
     "  --max-shard-mb N    split the weights into shards of at most N MiB (default 5120)\n"
-    "  --tokenizer DIR     copy tokenizer files from DIR (default: the --model folder)\n"
+    "  --tokenizer DIR     copy tokenizer files from DIR (default: the --model folder, or the\n"
+    "                      checkpoint's data.tokenizer)\n"
     "  --overwrite         replace a non-empty output folder\n";
 
 // Host F32 storage for every parameter of `cfg`, with the views under their HF names.
@@ -63,18 +69,42 @@ uint64_t parse_shard_mb(const std::string& s) {
   return static_cast<uint64_t>(mb) << 20;
 }
 
+// --checkpoint: the fp32 master weights of a training checkpoint (trainer/checkpoint/).
+int export_from_checkpoint(const Args& args, const std::string& output) {
+  const std::string dir = args.require("checkpoint");
+  HfExportOptions options;
+  options.store_dtype = parse_store_dtype(args.get_or("dtype", "bf16"));
+  options.max_shard_bytes = parse_shard_mb(args.get_or("max-shard-mb", "5120"));
+  options.overwrite = args.has("overwrite");
+  if (auto tok = args.get("tokenizer")) {
+    options.tokenizer_src_dir = *tok;
+  } else {  // the tokenizer the run trained with, from the checkpoint's resolved config
+    LoadedCheckpoint ck(dir);
+    YAML::Node cfg = YAML::Load(ck.config_yaml());
+    if (cfg["data"] && cfg["data"]["tokenizer"] && !cfg["data"]["tokenizer"].IsNull())
+      options.tokenizer_src_dir = cfg["data"]["tokenizer"].as<std::string>();
+    else if (cfg["model"] && cfg["model"]["path"] && !cfg["model"]["path"].IsNull())
+      options.tokenizer_src_dir = cfg["model"]["path"].as<std::string>();
+  }
+  export_checkpoint(dir, output, options);
+  return 0;
+}
+
 }  // namespace
 
 int cmd_export(std::span<const std::string> argv) {
-  Args args(argv, {"model", "output", "dtype", "max-shard-mb", "tokenizer"}, {"help", "overwrite"});
+  Args args(argv, {"model", "checkpoint", "output", "dtype", "max-shard-mb", "tokenizer"}, {"help", "overwrite"});
   if (args.has("help")) {
     std::fputs(kUsage, stdout);
     return 0;
   }
   if (!args.positional().empty())
     throw std::invalid_argument("unexpected argument '" + args.positional().front() + "'\n" + kUsage);
-  const std::string model_dir = args.require("model");
+  if (args.has("model") == args.has("checkpoint"))
+    throw std::invalid_argument(std::string("give exactly one of --model and --checkpoint\n") + kUsage);
   const std::string output = args.require("output");
+  if (args.has("checkpoint")) return export_from_checkpoint(args, output);
+  const std::string model_dir = args.require("model");
 
   HfExportOptions options;
   options.store_dtype = parse_store_dtype(args.get_or("dtype", "bf16"));

@@ -89,6 +89,9 @@ SftConfig SftConfig::from_resolved(config::ResolvedConfig r) {
   if (r.is_set("data.tokenizer")) c.tokenizer_dir = r.get_string("data.tokenizer");
   else if (!c.model_path.empty()) c.tokenizer_dir = c.model_path;
   else throw ConfigError("key 'data.tokenizer' is required when model.path is not set");
+  c.format = r.get_string("data.format");
+  c.loss_mask = r.get_string("data.loss_mask");
+  c.ids_key = r.get_string("data.ids_key");
   c.prompt_key = r.get_string("data.prompt_key");
   c.response_key = r.get_string("data.response_key");
   c.max_length = r.get_int("data.max_length");
@@ -163,6 +166,7 @@ SftConfig SftConfig::from_resolved(config::ResolvedConfig r) {
   c.log_every = r.get_int("logging.every_steps");
   c.metrics_file = r.get_string("logging.metrics_file");
   c.inject_nan_at_step = r.get_int("debug.inject_nan_at_step");
+  c.kill_at_step = r.get_int("debug.kill_at_step");
   c.resolved = std::move(r);
   return c;
 }

@@ -36,6 +36,7 @@ struct SftConfig {
   int64_t init_seed = 0;
   // data
   std::string train_file, valid_file, tokenizer_dir;
+  std::string format = "prompt_response", loss_mask = "assistant", ids_key = "input_ids";
   std::string prompt_key, response_key;
   int64_t max_length = 4096;
   int64_t max_examples = 0;
@@ -64,6 +65,7 @@ struct SftConfig {
   std::string log_level = "info", metrics_file;
   int64_t log_every = 1;
   int64_t inject_nan_at_step = 0;
+  int64_t kill_at_step = 0;
 
   // Resolves the file + overrides and checks cross-key rules. Does not touch the filesystem.
   static SftConfig load(const std::string& path, std::span<const std::string> overrides = {});

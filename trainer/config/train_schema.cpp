@@ -59,6 +59,11 @@ std::vector<KeySpec> sft_keys() {
   k.push_back(path_key("data.valid_file", PathCheck::ExistingFile, "validation JSONL (needed when eval.every_steps > 0)"));
   k.push_back(path_key("data.tokenizer", PathCheck::ExistingDir,
                        "folder with tokenizer.json + tokenizer_config.json (default: model.path)"));
+  k.push_back(choice("data.format", s("prompt_response"), {"chat", "prompt_response", "text", "tokens"},
+                     "training file format (see data/dataset.h)"));
+  k.push_back(choice("data.loss_mask", s("assistant"), {"assistant", "last_turn", "completion_only", "all"},
+                     "which tokens of a chat carry loss"));
+  k.push_back(key("data.ids_key", VT::String, s("input_ids"), "tokens format: JSONL field with the token ids"));
   k.push_back(key("data.prompt_key", VT::String, s("question"), "JSONL field holding the user prompt"));
   k.push_back(key("data.response_key", VT::String, s("response"), "JSONL field holding the assistant response"));
   k.push_back(ranged("data.max_length", VT::Int, i(4096), 8, 1 << 20, "sequence length (tokens per packed row)"));
@@ -127,6 +132,8 @@ std::vector<KeySpec> sft_keys() {
   // ---- test hooks
   k.push_back(ranged("debug.inject_nan_at_step", VT::Int, i(0), 0, kBig,
                      "test hook: poison the loss of this step with NaN (0: off)"));
+  k.push_back(ranged("debug.kill_at_step", VT::Int, i(0), 0, kBig,
+                     "test hook: SIGKILL this process right after the update of this step (0: off)"));
   return k;
 }
 
