@@ -67,6 +67,9 @@ std::vector<NaiveGeneration> generate_without_cache(Qwen3Model& model,
     return out[i].stopped || static_cast<int64_t>(out[i].tokens.size()) >= options.max_new_tokens;
   };
 
+  // Full [T, V] logits exist per forward: keep them under ~1 GiB (one sequence always fits).
+  const int64_t logits_rows =
+      std::max<int64_t>(1, (int64_t{1} << 30) / (V * static_cast<int64_t>(dtype_size(model.options().dtype))));
   for (int64_t step = 0; step < options.max_new_tokens; ++step) {
     std::vector<size_t> active;
     for (size_t i = 0; i < seqs.size(); ++i)
@@ -77,7 +80,8 @@ std::vector<NaiveGeneration> generate_without_cache(Qwen3Model& model,
       std::vector<size_t> group;
       std::vector<std::vector<int32_t>> docs;
       int64_t tokens = 0;
-      while (a < active.size() && tokens + static_cast<int64_t>(seqs[active[a]].size()) <= budget) {
+      while (a < active.size() && tokens + static_cast<int64_t>(seqs[active[a]].size()) <= budget &&
+             (group.empty() || tokens + static_cast<int64_t>(seqs[active[a]].size()) <= logits_rows)) {
         tokens += static_cast<int64_t>(seqs[active[a]].size());
         group.push_back(active[a]);
         docs.push_back(seqs[active[a]]);

@@ -23,7 +23,7 @@ struct NaiveGeneration {
 };
 
 // Prompts are packed as separate documents into forwards of at most model.options().max_tokens
-// tokens; a prompt + max_new_tokens longer than that throws std::invalid_argument naming it.
+// tokens (and ~1 GiB of logits); a prompt + max_new_tokens longer than that throws std::invalid_argument naming it.
 std::vector<NaiveGeneration> generate_without_cache(Qwen3Model& model,
                                                     const std::vector<std::vector<int32_t>>& prompts,
                                                     const NaiveSamplingOptions& options);
