@@ -130,6 +130,12 @@ TEST(EvalCommand, RunsEndToEndOnATinyRandomModel) {
   ASSERT_EQ(r.status, 0) << r.log;
   EXPECT_NE(r.log.find("WeMask on (1 layers"), std::string::npos) << r.log;
 
+  // me_layer defaults to auto: the detector runs on the calibration prompts and, on a random
+  // model, refuses with its reason instead of inventing a layer
+  r = run_wemask(d, base + " --set wemask.mask_rate=0.25");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.log.find("found no ME layer"), std::string::npos) << r.log;
+
   r = run_wemask(d, base + " --set optim.lr=1");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.log.find("only wemask.* keys"), std::string::npos) << r.log;
