@@ -298,18 +298,40 @@ bool normalized_equivalent(const std::string& a, const std::string& b, int depth
   const auto va = evaluate_number(a), vb = evaluate_number(b);
   if (va && vb) return numbers_close(*va, *vb);
   if (depth > 0 || a.size() < 2 || b.size() < 2) return false;
+  // \{a,b\} sets and bare lists "1,2" (solutions) compare unordered; ( ) [ ] tuples/intervals in order
+  const auto is_set = [](const std::string& x) {
+    return x.size() >= 4 && x.rfind("\\{", 0) == 0 && x.compare(x.size() - 2, 2, "\\}") == 0;
+  };
   const bool bracketed = std::string_view("([").find(a.front()) != std::string::npos &&
                          std::string_view(")]").find(a.back()) != std::string::npos;
   std::string_view ia = a, ib = b;
-  if (bracketed) {
+  bool ordered = true;
+  if (is_set(a) || is_set(b)) {
+    if (!is_set(a) || !is_set(b)) return false;
+    ia = ia.substr(2, ia.size() - 4);
+    ib = ib.substr(2, ib.size() - 4);
+    ordered = false;
+  } else if (bracketed) {
     if (a.front() != b.front() || a.back() != b.back()) return false;
     ia = ia.substr(1, ia.size() - 2);
     ib = ib.substr(1, ib.size() - 2);
+  } else {
+    ordered = false;
   }
   const auto pa = split_top_level(ia), pb = split_top_level(ib);
-  if (pa.size() < 2 || pa.size() != pb.size()) return false;
-  for (size_t i = 0; i < pa.size(); ++i)
-    if (!normalized_equivalent(pa[i], pb[i], depth + 1)) return false;
+  if (pa.size() != pb.size() || (pa.size() < 2 && !is_set(a))) return false;
+  if (ordered) {
+    for (size_t i = 0; i < pa.size(); ++i)
+      if (!normalized_equivalent(pa[i], pb[i], depth + 1)) return false;
+    return true;
+  }
+  std::vector<bool> used(pb.size(), false);
+  for (const auto& x : pa) {
+    bool matched = false;
+    for (size_t j = 0; j < pb.size() && !matched; ++j)
+      if (!used[j] && normalized_equivalent(x, pb[j], depth + 1)) used[j] = matched = true;
+    if (!matched) return false;
+  }
   return true;
 }
 
@@ -389,6 +411,7 @@ std::optional<std::string> extract_answer(std::string_view text, AnswerStyle sty
 
 std::string normalize_number_answer(std::string_view answer) {
   std::string s = unwrap_whole_boxed(trim(answer));
+  replace_all(s, "\xE2\x88\x92", "-");  // U+2212 minus sign
   for (std::string_view cmd : {"\\text", "\\textbf", "\\mathrm", "\\mbox"}) unwrap_command(s, cmd);
   for (std::string_view junk : {"\\$", "$", "\\%", "%", "\\!", "\\,"}) replace_all(s, junk, "");
   // thousands separators: a comma between digits
@@ -423,6 +446,7 @@ std::string normalize_number_answer(std::string_view answer) {
 
 std::string normalize_latex_answer(std::string_view answer) {
   std::string s = unwrap_whole_boxed(trim(answer));
+  replace_all(s, "\xE2\x88\x92", "-");  // U+2212 minus sign
   replace_all(s, "\n", "");
   replace_all(s, "\\\\", "\\");
   for (std::string_view f : {"\\tfrac", "\\dfrac", "\\cfrac"}) replace_all(s, f, "\\frac");

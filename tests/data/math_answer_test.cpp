@@ -133,6 +133,13 @@ TEST(MathAnswer, Equivalence) {
       {"\\text{(B)}", "(B)", AnswerStyle::Math, true},
       {"\\text{(B)}", "(C)", AnswerStyle::Math, false},
       {"1,2,3", "1, 2, 3", AnswerStyle::Math, true},
+      {"3, -1", "-1,3", AnswerStyle::Math, true},
+      {"3, -1", "-1,4", AnswerStyle::Math, false},
+      {"\\{2, 1\\}", "\\{1,2\\}", AnswerStyle::Math, true},
+      {"\\{1, 2\\}", "(1,2)", AnswerStyle::Math, false},
+      {"(2, 1)", "(1, 2)", AnswerStyle::Math, false},
+      {"\xE2\x88\x92" "5", "-5", AnswerStyle::Math, true},
+      {"\xE2\x88\x92" "5", "-5", AnswerStyle::Gsm8k, true},
       {"x+1", "x-1", AnswerStyle::Math, false},
       {"3.1416", "\\pi", AnswerStyle::Math, false},
   };
