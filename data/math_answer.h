@@ -14,7 +14,7 @@
 //            integer "a/b" -> \frac{a}{b}; removes all whitespace.
 // Equivalence: equal normalised strings, or equal values when both sides evaluate to a number
 // (numbers, \frac, \sqrt, \pi, ^, + - * /; relative tolerance 1e-6), or element-wise equality of
-// tuples/intervals with the same brackets.
+// tuples/intervals with the same brackets (in order) and of \{sets\} / bare lists "1, 2" (any order).
 #pragma once
 #include <optional>
 #include <string>
