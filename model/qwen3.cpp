@@ -18,14 +18,17 @@ Qwen3Model::Qwen3Model(const Qwen3Config& cfg, ModelOptions options)
   cfg_.validate("Qwen3Model");
   if (opt_.max_tokens <= 0 || opt_.loss_chunk <= 0)
     throw std::invalid_argument("Qwen3Model: max_tokens and loss_chunk must be positive");
-  // Size the arena for the largest step: a training step at max_tokens.
+  // Size the arena for the largest step: a training step (or a forward) at max_tokens.
   ActivationPlanner counter(nullptr, opt_.device);
-  plan_forward(counter, cfg_, opt_.dtype, opt_.max_tokens, opt_.loss_chunk, opt_.recompute);
-  plan_grads(counter, cfg_, opt_.dtype, opt_.max_tokens);
+  plan_forward(counter, cfg_, opt_.dtype, opt_.max_tokens, opt_.loss_chunk,
+               opt_.recompute || opt_.inference_only);
+  if (!opt_.inference_only) plan_grads(counter, cfg_, opt_.dtype, opt_.max_tokens);
   arena_ = Arena(counter.bytes(), opt_.device);
 }
 
 void Qwen3Model::plan(int64_t tokens, bool with_grads) {
+  if (with_grads && opt_.inference_only)
+    throw std::logic_error("Qwen3Model: forward_backward on a model built with inference_only");
   arena_.reset();
   ActivationPlanner alloc(&arena_, opt_.device);
   // Without a backward pass one shared set of layer activations is enough.

@@ -25,6 +25,7 @@ struct ModelOptions {
   WeMaskSpec wemask;
   int64_t max_tokens = 2048;  // largest B*S a batch may have (sizes the activation arena)
   int64_t loss_chunk = 1024;  // tokens per lm_head + cross-entropy chunk
+  bool inference_only = false;  // size activations for forward passes only (no forward_backward)
 };
 
 // Views of one layer's forward, for analysis (valid only during the callback).

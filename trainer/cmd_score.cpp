@@ -114,6 +114,7 @@ int cmd_score(std::span<const std::string> argv) {
   }
   opt.max_tokens = longest;
   opt.loss_chunk = std::min<int64_t>(longest, 1024);
+  opt.inference_only = true;
   auto model = load_pretrained(model_dir, opt);
 
   std::ofstream out(output);

@@ -161,6 +161,18 @@ TEST(Qwen3Model, ObserverSeesEveryLayerWithConsistentViews) {
   EXPECT_EQ(calls, 2);
 }
 
+TEST(Qwen3Model, InferenceOnlyNeedsLessMemoryAndRefusesBackward) {
+  ModelOptions train = options(), infer = options();
+  infer.inference_only = true;
+  Qwen3Model a(tiny_config(true), train), b(tiny_config(true), infer);
+  EXPECT_LT(b.activation_bytes(), a.activation_bytes() / 2);
+  init_random(a.params(), 8);
+  b.params().load(a.params().params(), "test");
+  Batch batch(test_batch(), Device::CPU);
+  EXPECT_EQ(a.forward_loss(batch).weighted_loss, b.forward_loss(batch).weighted_loss);
+  EXPECT_THROW(b.forward_backward(batch), std::logic_error);
+}
+
 TEST(Qwen3Model, RejectsBadBatches) {
   Qwen3Model model(tiny_config(true), options());
   HostBatch hb = test_batch();
