@@ -47,3 +47,13 @@ g++ $OMP -o "$OUT_DIR/wemask_model_gpu_tests" $(cat "$OUT_DIR/objs.txt") -L"$CUD
     -lpthread -Wl,-rpath,"$CUDA/lib64" || { echo "link failed"; exit 4; }
 "./$OUT_DIR/wemask_model_gpu_tests" --gtest_filter="$FILTER" 2>&1
 echo "tests rc=$?"
+
+# Optional: training-step throughput (WEMASK_BENCH="0.6B 4 2048 0;0.6B 4 2048 1", settings split by ';').
+if [ -n "${WEMASK_BENCH:-}" ]; then
+  g++ $CXXFLAGS -c tools/bench_model_step.cpp -o "$OUT_DIR/obj/bench_model_step.o" || exit 5
+  g++ $OMP -o "$OUT_DIR/bench_model_step" "$OUT_DIR/obj/bench_model_step.o" \
+      $(grep -v -E 'tests_|gtest' "$OUT_DIR/objs.txt") -L"$CUDA/lib64" -lcublasLt -lcublas -lcudart -lpthread \
+      -Wl,-rpath,"$CUDA/lib64" || exit 6
+  IFS=';' read -ra SETTINGS <<< "$WEMASK_BENCH"
+  for s in "${SETTINGS[@]}"; do "./$OUT_DIR/bench_model_step" $s 2>&1 | tail -3; done
+fi
