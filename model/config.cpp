@@ -208,11 +208,15 @@ std::string Qwen3Config::to_json_string() const {
   j["num_hidden_layers"] = num_hidden_layers;
   j["num_key_value_heads"] = num_key_value_heads;
   j["rms_norm_eps"] = rms_norm_eps;
+  // Old (rope_theta, rope_scaling) and new (rope_parameters) spellings, so that transformers
+  // 4.51+ and 5.x read the same RoPE.
   j["rope_scaling"] = nullptr;
   j["rope_theta"] = rope_theta;
+  j["rope_parameters"] = {{"rope_theta", rope_theta}, {"rope_type", "default"}};
   j["sliding_window"] = nullptr;
   j["tie_word_embeddings"] = tie_word_embeddings;
-  j["torch_dtype"] = torch_dtype;
+  j["torch_dtype"] = torch_dtype;  // transformers < 4.56
+  j["dtype"] = torch_dtype;        // transformers >= 4.56
   j["use_cache"] = true;
   j["use_sliding_window"] = false;
   j["vocab_size"] = vocab_size;

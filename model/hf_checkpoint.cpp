@@ -51,6 +51,9 @@ class TempDir {
     std::string pattern = prefix + ".tmp-XXXXXX";
     if (!::mkdtemp(pattern.data())) fail(prefix, std::string("cannot create a temporary folder: ") + std::strerror(errno));
     path_ = pattern;
+    // mkdtemp makes it private (0700); the finished folder should be readable like any other.
+    fs::permissions(path_, fs::perms::group_read | fs::perms::group_exec | fs::perms::others_read |
+                               fs::perms::others_exec, fs::perm_options::add);
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
@@ -183,7 +186,7 @@ void export_hf_folder(const std::string& out_dir_arg, const Qwen3Config& cfg_in,
   if (fs::exists(out_dir)) {
     if (!fs::is_directory(out_dir)) fail(out_dir.string(), "exists and is not a folder");
     if (!fs::is_empty(out_dir) && !options.overwrite)
-      fail(out_dir.string(), "exists and is not empty (allow overwriting to replace it)");
+      fail(out_dir.string(), "exists and is not empty (set the overwrite option, e.g. --overwrite, to replace it)");
   }
   if (out_dir.has_parent_path()) fs::create_directories(out_dir.parent_path());
 

@@ -163,6 +163,10 @@ TEST(Qwen3ConfigJson, ToJsonIsHfLoadableAndRoundTrips) {
   EXPECT_EQ(out["use_cache"], true);
   EXPECT_EQ(out["use_sliding_window"], false);
   EXPECT_TRUE(out["rope_scaling"].is_null());
+  EXPECT_EQ(out["rope_theta"], 12345.5);
+  EXPECT_EQ(out["rope_parameters"]["rope_theta"], 12345.5);
+  EXPECT_EQ(out["rope_parameters"]["rope_type"], "default");
+  EXPECT_EQ(out["dtype"], out["torch_dtype"]);
   EXPECT_EQ(out["tie_word_embeddings"], false);
   EXPECT_EQ(out["eos_token_id"], json::array({151645, 151643}));
   EXPECT_EQ(out["head_dim"], 128);

@@ -84,6 +84,7 @@ TEST(HfCheckpoint, ExportThenLoadRoundTripsF32) {
     EXPECT_TRUE(fs::exists(out + "/model.safetensors"));
     for (const auto& e : fs::directory_iterator(dir.path()))  // nothing but the finished folder
       EXPECT_EQ(e.path().filename(), "exported");
+    EXPECT_NE(fs::status(out).permissions() & fs::perms::others_read, fs::perms::none);
 
     Qwen3Config back = Qwen3Config::from_json_file(out + "/config.json");
     EXPECT_EQ(back.tie_word_embeddings, tied);
@@ -248,6 +249,43 @@ TEST(HfCheckpoint, ExportCommandReExportsAFolder) {
   EXPECT_NE(std::system(bad_dtype.c_str()), 0);
   EXPECT_NE(testio::read_file(dir.file("log3.txt")).find("--dtype"), std::string::npos);
   EXPECT_FALSE(fs::exists(dir.file("y")));
+}
+
+}  // namespace
+}  // namespace wm
+
+namespace wm {
+namespace {
+
+// The committed HF fixtures were written by transformers' save_pretrained (5.x config keys:
+// "dtype", "rope_parameters"). Every parameter must load with the exact bytes of the file, and
+// an export of them must load back identically.
+TEST(HfCheckpoint, LoadsAndReExportsTransformersFixtures) {
+  for (const char* name : {"qwen3_tiny_a", "qwen3_tiny_b"}) {
+    const std::string src = std::string(WEMASK_SOURCE_DIR) + "/tests/fixtures/" + name;
+    if (!fs::exists(src + "/model.safetensors")) GTEST_SKIP() << "fixture " << src << " not present";
+    const Qwen3Config cfg = Qwen3Config::from_json_file(src + "/config.json");
+    Params loaded = make_params(cfg, 20, false);
+    load_hf_weights(src, cfg, loaded.views);
+    SafetensorsFile file(src + "/model.safetensors");
+    for (const auto& p : loaded.views) {
+      std::vector<char> raw = file.read_bytes(file.at(p.name));
+      ASSERT_EQ(file.at(p.name).dtype, DType::F32) << p.name;
+      EXPECT_EQ(std::memcmp(raw.data(), p.tensor.data, raw.size()), 0) << name << " " << p.name;
+    }
+    ScratchDir dir;
+    export_hf_folder(dir.file("out"), cfg, loaded.views, {.store_dtype = DType::F32, .tokenizer_src_dir = src});
+    const Qwen3Config back = Qwen3Config::from_json_file(dir.file("out") + "/config.json");
+    EXPECT_EQ(back.tie_word_embeddings, cfg.tie_word_embeddings);
+    EXPECT_DOUBLE_EQ(back.rope_theta, cfg.rope_theta);
+    EXPECT_EQ(back.head_dim, cfg.head_dim);
+    Params again = make_params(back, 21, false);
+    load_hf_weights(dir.file("out"), back, again.views);
+    expect_equal_params(again, loaded, false);
+    // the source's generation_config.json travels with the export
+    EXPECT_EQ(testio::read_file(dir.file("out") + "/generation_config.json"),
+              testio::read_file(src + "/generation_config.json"));
+  }
 }
 
 }  // namespace
