@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <queue>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -253,6 +254,10 @@ void Tokenizer::bpe_cached(std::string_view piece, std::vector<int32_t>& out) co
 }
 
 void Tokenizer::bpe(std::string_view piece, std::vector<int32_t>& out) const {
+  if (piece.size() > heap_threshold_) {
+    bpe_heap(piece, out);
+    return;
+  }
   // symbols[i]: current token ids; ranks[i]: merge rank of (symbols[i], symbols[i+1]).
   std::vector<int32_t> symbols;
   symbols.reserve(piece.size());
@@ -279,6 +284,44 @@ void Tokenizer::bpe(std::string_view piece, std::vector<int32_t>& out) const {
     if (best > 0) ranks[best - 1] = rank_of(best - 1, nullptr);
   }
   out.insert(out.end(), symbols.begin(), symbols.end());
+}
+
+void Tokenizer::bpe_heap(std::string_view piece, std::vector<int32_t>& out) const {
+  // Symbols in a doubly linked list over the byte positions; a min-heap of candidate merges keyed
+  // by (rank, left position) so that the lowest rank merges first, the leftmost on ties. Entries
+  // made stale by earlier merges are recognised on pop and dropped.
+  const int32_t n = static_cast<int32_t>(piece.size());
+  std::vector<int32_t> id(n), prev(n), next(n);
+  std::vector<uint8_t> alive(n, 1);
+  for (int32_t i = 0; i < n; ++i) {
+    id[i] = byte_ids_[static_cast<unsigned char>(piece[i])];
+    prev[i] = i - 1;
+    next[i] = i + 1 < n ? i + 1 : -1;
+  }
+  struct Candidate {
+    int32_t rank, left, right;
+    bool operator>(const Candidate& o) const { return rank != o.rank ? rank > o.rank : left > o.left; }
+  };
+  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> heap;
+  auto push = [&](int32_t left) {
+    if (left < 0 || next[left] < 0) return;
+    if (const Merge* m = find_merge(id[left], id[next[left]])) heap.push({m->rank, left, next[left]});
+  };
+  for (int32_t i = 0; i + 1 < n; ++i) push(i);
+  while (!heap.empty()) {
+    Candidate c = heap.top();
+    heap.pop();
+    if (!alive[c.left] || !alive[c.right] || next[c.left] != c.right) continue;
+    const Merge* m = find_merge(id[c.left], id[c.right]);
+    if (!m || m->rank != c.rank) continue;  // a symbol changed since this entry was pushed
+    id[c.left] = m->id;
+    alive[c.right] = 0;
+    next[c.left] = next[c.right];
+    if (next[c.right] >= 0) prev[next[c.right]] = c.left;
+    push(prev[c.left]);
+    push(c.left);
+  }
+  for (int32_t i = 0; i >= 0 && i < n; i = next[i]) out.push_back(id[i]);
 }
 
 std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_tokens) const {

@@ -112,6 +112,31 @@ TEST(Tokenizer, SpecialTokensAndOffsets) {
   EXPECT_THROW(tok.decode(std::vector<int32_t>{-1}), std::out_of_range);
 }
 
+TEST(Tokenizer, HeapAndScanMergeLoopsAgree) {
+  WM_REQUIRE_QWEN3();
+  Tokenizer heap = Tokenizer::from_dir(testing::qwen3_dir());
+  Tokenizer scan = Tokenizer::from_dir(testing::qwen3_dir());
+  heap.set_bpe_heap_threshold(0);
+  scan.set_bpe_heap_threshold(SIZE_MAX);
+  const auto golden = read_json(source_path("tests/fixtures/tokenizer_golden.json"));
+  for (const auto& c : golden.at("encode")) {
+    const std::string text = c.at("text");
+    EXPECT_EQ(heap.encode(text), c.at("ids").get<std::vector<int32_t>>()) << text;
+  }
+  // Long single pieces (letters only) of pseudo-random English-like text, ASCII and accented.
+  const std::vector<std::string> letters = {"e", "t", "a", "o", "i", "n", "s", "h", "r", "l", "th", "ing", "\xC3\xA9", "\xC3\xBC"};
+  uint64_t state = 12345;
+  for (int w = 0; w < 60; ++w) {
+    std::string word;
+    const int len = 20 + w * 9;
+    for (int k = 0; k < len; ++k) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      word += letters[(state >> 33) % letters.size()];
+    }
+    EXPECT_EQ(heap.encode(word), scan.encode(word)) << word;
+  }
+}
+
 TEST(Tokenizer, MissingFileIsAClearError) {
   try {
     Tokenizer::from_dir("/nonexistent/model");
