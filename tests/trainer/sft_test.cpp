@@ -264,3 +264,34 @@ TEST(SftTrain, TinyDemoLearns) {
   EXPECT_TRUE(fs::exists(fs::path(exported) / "tokenizer.json"));
   fs::remove_all(dir);
 }
+
+// The WeMask block reaches the model: an explicit ME layer resolves to the masked layers, and
+// `me_layer: auto` runs the detector (a random tiny model has no ME layer: a clear error).
+TEST(SftTrain, WeMaskBlockIsApplied) {
+  if (!have_tokenizer()) GTEST_SKIP() << "run launch/fetch_assets.sh (needs " << kTokenizer << ")";
+  const fs::path dir = fresh_dir("wemask");
+  const fs::path cfg = write_tiny_config(dir);
+  const std::string common = "train " + cfg.string() + " --set train.max_steps=2 --set wemask.enabled=true"
+                             " --set wemask.mask_rate=0.125";
+  ASSERT_EQ(run_wemask(common + " --set output_dir=" + (dir / "a").string() + " --set wemask.me_layer=1"
+                                    " --set wemask.layers=me_only",
+                       dir / "a.log"),
+            0)
+      << slurp(dir / "a.log");
+  std::string log = slurp(dir / "a.log");
+  EXPECT_NE(log.find("wemask: ME layer 1, 1 masked layer(s), 4 dims"), std::string::npos) << log;
+  ASSERT_EQ(run_wemask(common + " --set output_dir=" + (dir / "b").string() + " --set wemask.me_layer=0",
+                       dir / "b.log"),
+            0)
+      << slurp(dir / "b.log");
+  EXPECT_NE(slurp(dir / "b.log").find("wemask: ME layer 0, 2 masked layer(s)"), std::string::npos);
+  EXPECT_NE(run_wemask(common + " --set output_dir=" + (dir / "c").string() + " --set wemask.me_layer=2",
+                       dir / "c.log"),
+            0);
+  EXPECT_NE(slurp(dir / "c.log").find("wemask.me_layer"), std::string::npos) << slurp(dir / "c.log");
+  const int rc = run_wemask(common + " --set output_dir=" + (dir / "d").string(), dir / "d.log");
+  log = slurp(dir / "d.log");
+  if (rc != 0) EXPECT_NE(log.find("me_layer: auto"), std::string::npos) << log;
+  else EXPECT_NE(log.find("wemask: detected ME layer"), std::string::npos) << log;
+  fs::remove_all(dir);
+}
