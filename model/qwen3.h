@@ -63,6 +63,9 @@ class Qwen3Model {
   WeMask& wemask() { return wemask_; }
   const WeMask& wemask() const { return wemask_; }
   void set_observer(LayerObserver observer) { observer_ = std::move(observer); }
+  // Optional: called in the backward pass right after layer `layer`'s parameter gradients are
+  // complete (layers run last to first), e.g. to start their all-reduce while the backward goes on.
+  void set_layer_grads_ready(std::function<void(int layer)> callback) { grads_ready_ = std::move(callback); }
 
   // Forward and backward: parameter gradients are ACCUMULATED into params().flat_grads().
   // Returns the weighted loss sum_t loss_weight[t] * loss[t].
@@ -100,6 +103,7 @@ class Qwen3Model {
   ParamStore params_;
   WeMask wemask_;
   LayerObserver observer_;
+  std::function<void(int)> grads_ready_;
   Arena arena_;
   ForwardBuffers fwd_;
   GradBuffers grads_;

@@ -17,6 +17,7 @@ void Qwen3Model::backward(const Batch& batch) {
   for (int l = static_cast<int>(cfg_.num_hidden_layers) - 1; l >= 0; --l) {
     if (opt_.recompute) layer_forward(l, batch, Pass::Recompute);
     layer_backward(l, batch);
+    if (grads_ready_) grads_ready_(l);
   }
   ops::embedding_backward(g.front().tensor, grads_.d_resid, batch.tokens());
 }
