@@ -69,6 +69,7 @@ fi
 echo "== $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>&1 | head -1)"
 BIN=""
 for c in "${WEMASK_BENCH_BIN:-}" build-bench/bench_train_step; do
+  [ -n "$c" ] && [ -f "$c" ] && chmod +x "$c" 2>/dev/null
   if [ -n "$c" ] && runs_here "$c"; then BIN="$c"; break; fi
 done
 if [ -z "$BIN" ] && ! skip wemask; then

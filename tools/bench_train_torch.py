@@ -53,7 +53,9 @@ def bench(shape, batch, mode, seq, warmup, steps):
     config = Qwen3Config(vocab_size=VOCAB, num_key_value_heads=KV_HEADS, head_dim=HEAD_DIM,
                          tie_word_embeddings=True, use_cache=False, attn_implementation="sdpa", **SHAPES[shape])
     with torch.device("cuda"):
-        model = Qwen3ForCausalLM(config)  # fp32 master weights, HF random init
+        model = Qwen3ForCausalLM(config).float()  # fp32 master weights, HF random init
+    if hasattr(model, "set_attn_implementation"):  # transformers 5
+        model.set_attn_implementation("sdpa")
     model.train()
     if mode.endswith("_gc"):
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -91,6 +93,7 @@ def bench(shape, batch, mode, seq, warmup, steps):
                   reserved_gib=round(torch.cuda.max_memory_reserved() / 2**30, 2),
                   first_step_s=round(first_step_s, 1), loss=round(float(loss), 4),
                   attn=getattr(model.config, "_attn_implementation", "?"),
+                  param_dtype=str(next(model.parameters()).dtype).replace("torch.", ""),
                   torch=torch.__version__, transformers=transformers.__version__,
                   gpu=torch.cuda.get_device_name())
     del forward, model, optimizer, ids
