@@ -5,11 +5,11 @@
 # shapes 0.6B (batch 8), 1.7B (batch 4), 4B (batch 2; wemask with recompute, eager with gradient
 # checkpointing) at seq 2048, random weights. Prints the table of tools/bench_train_table.py.
 #
-# The wemask binary: $WEMASK_BENCH_BIN, else build-bench/bench_train_step (built here with
-#   cmake -S . -B build-bench -G Ninja -DWEMASK_CUDA=ON -DWEMASK_BUILD_TESTS=OFF && tools/bench_train.sh --build-only
-# and carried), else it is compiled on the spot with nvcc/g++ from kernels/, model/ and
+# The wemask binary: $WEMASK_BENCH_BIN, else build-bench/bench_train_step (built beforehand with
+# `tools/bench_train.sh --build-only`: CMake libraries wemask_model + kernels, then one g++ link;
+# carried to the GPU machine), else it is compiled on the spot with nvcc/g++ from kernels/, model/ and
 # trainer/optim/ only (no PCRE2/ICU needed; nlohmann/fmt/spdlog headers from the system or a
-# carried .devcarry/include), into build-bench-direct/.
+# carried .devcarry/include), into build-bench-direct/ (also: `tools/bench_train.sh --build-direct`).
 # Every part runs under `timeout` with what is left of the budget; a part that runs out shows as
 # "timeout"/"not run" in the table. JSON lines and logs go to $OUT (or build-bench-results/).
 #
@@ -55,9 +55,14 @@ build_direct() {  # compiles kernels + model + the AdamW driver + the bench; pri
 
 runs_here() { [ -x "$1" ] && ! ldd "$1" 2>/dev/null | grep -q "not found"; }
 
+if [ "${1:-}" = "--build-direct" ]; then  # the GPU machine's fallback, on its own
+  build_direct
+  exit $?
+fi
 if [ "${1:-}" = "--build-only" ]; then  # here, before the GPU call: the CMake target's recipe
-  mkdir -p build-bench
-  ninja -C build-bench -j1 wemask_model || exit 1
+  [ -f build-bench/build.ninja ] || cmake -S . -B build-bench -G Ninja -DWEMASK_CUDA=ON \
+      -DWEMASK_CUDA_ARCHS="${WEMASK_CUDA_ARCHS:-90a}" -DWEMASK_BUILD_TESTS=OFF > /dev/null || exit 1
+  ninja -C build-bench -j"${BENCH_JOBS:-1}" wemask_model || exit 1
   g++ -std=c++20 -O2 -DNDEBUG -DWEMASK_HAVE_CUDA=1 -DSPDLOG_HEADER_ONLY -DFMT_HEADER_ONLY -I. -I/usr/local/cuda/include \
       -fopenmp tools/bench_train_step.cpp trainer/optim/adamw.cpp -o build-bench/bench_train_step \
       build-bench/libwemask_model.a build-bench/libwemask_kernels.a -L/usr/local/cuda/lib64 \
