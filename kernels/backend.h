@@ -111,6 +111,28 @@ class Backend {
   virtual void scale_entries(Tensor x, const Tensor& rows, const Tensor& dims, float factor) = 0;
   // out F32 [d] = mean over r of |x[rows[r], :]|
   virtual void mean_abs_rows(Tensor out, const Tensor& x, const Tensor& rows) = 0;
+
+  // ---- KV-cache decoding (the rollout engine). Caches are [S, L, Hkv, D]: S sequence slots of
+  // L positions; a token's keys of all kv heads are contiguous, so one write is one row.
+  // k_cache[slots[t], positions[t]] = k[t] and the same for v; k, v [T, Hkv, D]; slots,
+  // positions I32 [T]. A slot outside [0, S) or a position outside [0, L) throws std::out_of_range
+  // (CPU) or raises the device error flag (CUDA, thrown at the next synchronize).
+  virtual void kv_cache_write(Tensor k_cache, Tensor v_cache, const Tensor& k, const Tensor& v,
+                              const Tensor& slots, const Tensor& positions) = 0;
+  // One query token per row b: q, out [B, Hq, D]; row b attends (grouped-query, head h uses kv
+  // head h / (Hq/Hkv)) to the keys/values 0 .. lengths[b]-1 of cache slot slots[b]:
+  //   out[b, h] = sum_j softmax_j(scale * q[b, h] . k_cache[slots[b], j, g]) v_cache[slots[b], j, g].
+  // slots, lengths I32 [B]; 1 <= lengths[b] <= L (bad values: as kv_cache_write).
+  virtual void attention_decode(Tensor out, const Tensor& q, const Tensor& k_cache,
+                                const Tensor& v_cache, const Tensor& slots, const Tensor& lengths,
+                                float scale) = 0;
+  // One token per row of logits [B, V] (any float dtype) by inverse-CDF sampling:
+  // temperature > 0: p = softmax(logits / temperature); ids[b] = the smallest i with
+  //   p_0 + ... + p_i > uniforms[b] (uniforms F32 [B] in [0, 1)); logprobs[b] = log p[ids[b]].
+  // temperature == 0: ids[b] = argmax (lowest id on ties); logprobs[b] = log softmax(logits)[ids[b]].
+  // ids I32 [B]; logprobs F32 [B].
+  virtual void sample_tokens(Tensor ids, Tensor logprobs, const Tensor& logits,
+                             const Tensor& uniforms, float temperature) = 0;
 };
 
 // The backend for a device. Throws std::runtime_error naming the problem when the device is

@@ -82,5 +82,17 @@ inline void scale_entries(Tensor x, const Tensor& rows, const Tensor& dims, floa
 inline void mean_abs_rows(Tensor out, const Tensor& x, const Tensor& rows) {
   backend(x.device).mean_abs_rows(out, x, rows);
 }
+inline void kv_cache_write(Tensor k_cache, Tensor v_cache, const Tensor& k, const Tensor& v,
+                           const Tensor& slots, const Tensor& positions) {
+  backend(k_cache.device).kv_cache_write(k_cache, v_cache, k, v, slots, positions);
+}
+inline void attention_decode(Tensor out, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+                             const Tensor& slots, const Tensor& lengths, float scale) {
+  backend(out.device).attention_decode(out, q, k_cache, v_cache, slots, lengths, scale);
+}
+inline void sample_tokens(Tensor ids, Tensor logprobs, const Tensor& logits, const Tensor& uniforms,
+                          float temperature) {
+  backend(logits.device).sample_tokens(ids, logprobs, logits, uniforms, temperature);
+}
 
 }  // namespace wm::ops

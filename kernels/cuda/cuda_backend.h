@@ -50,6 +50,13 @@ class CudaBackend final : public Backend {
 
   void scale_entries(Tensor x, const Tensor& rows, const Tensor& dims, float factor) override;
   void mean_abs_rows(Tensor out, const Tensor& x, const Tensor& rows) override;
+
+  void kv_cache_write(Tensor k_cache, Tensor v_cache, const Tensor& k, const Tensor& v, const Tensor& slots,
+                      const Tensor& positions) override;
+  void attention_decode(Tensor out, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+                        const Tensor& slots, const Tensor& lengths, float scale) override;
+  void sample_tokens(Tensor ids, Tensor logprobs, const Tensor& logits, const Tensor& uniforms,
+                     float temperature) override;
 };
 
 }  // namespace wm::cuda
