@@ -78,7 +78,7 @@ def bench(shape, batch, mode, seq, warmup, steps):
     step()
     torch.cuda.synchronize()
     first_step_s = time.perf_counter() - t0  # includes compilation under torch.compile
-    for _ in range(warmup - 1):
+    for _ in range(warmup - 1 + (1 if mode.startswith("compile") else 0)):  # compile: one more (recompiles)
         step()
     torch.cuda.synchronize()
     t0 = time.perf_counter()
