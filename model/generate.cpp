@@ -96,8 +96,14 @@ class RowSampler {
 
 std::vector<Generation> generate(Qwen3Model& model, const std::vector<std::vector<int32_t>>& prompts,
                                  const SamplingOptions& options) {
+  return generate(model, prompts, options, EngineOptions{});
+}
+
+std::vector<Generation> generate(Qwen3Model& model, const std::vector<std::vector<int32_t>>& prompts,
+                                 const SamplingOptions& options, const EngineOptions& engine) {
   const Qwen3Config& cfg = model.config();
   validate(cfg, prompts, options);
+  if (engine.max_sequences < 0) bad("max_sequences must be >= 0, got " + std::to_string(engine.max_sequences));
   const size_t P = prompts.size();
   std::vector<Generation> out(P);
   if (P == 0 || options.max_new_tokens == 0) return out;
@@ -105,61 +111,77 @@ std::vector<Generation> generate(Qwen3Model& model, const std::vector<std::vecto
   int64_t longest = 0;
   for (const auto& p : prompts) longest = std::max<int64_t>(longest, static_cast<int64_t>(p.size()));
   const int64_t budget = std::max(model.options().max_tokens, longest);
-  const int64_t batch = static_cast<int64_t>(P);
+  const int64_t num_prompts = static_cast<int64_t>(P);
+  const int64_t S = engine.max_sequences > 0 ? std::min(num_prompts, engine.max_sequences) : num_prompts;
   // The last generated token is never fed back, so a sequence needs prompt + max_new - 1 positions.
-  KvCache cache(cfg, batch, longest + options.max_new_tokens - 1, model.params().dtype(), model.params().device());
-  CachedDecoder decoder(model, cache, std::max(budget, batch), batch);
-  RowSampler sampler(options, batch, model.params().device());
+  KvCache cache(cfg, S, longest + options.max_new_tokens - 1, model.params().dtype(), model.params().device());
+  CachedDecoder decoder(model, cache, std::max({budget, num_prompts, S}), S);
+  RowSampler sampler(options, S, model.params().device());
   std::vector<SequenceRng> rngs;
   for (size_t i = 0; i < P; ++i) rngs.emplace_back(options.seed, i);
 
+  std::vector<int32_t> slot_of(P, -1);  // cache slot of an active sequence
+  std::vector<int32_t> free_slots;
+  for (int64_t s = S - 1; s >= 0; --s) free_slots.push_back(static_cast<int32_t>(s));
   auto record = [&](size_t i, const SampledToken& s) {
     out[i].tokens.push_back(s.id);
     out[i].logprobs.push_back(s.logprob);
     if (std::find(options.stop_ids.begin(), options.stop_ids.end(), s.id) != options.stop_ids.end())
       out[i].stopped = true;
-  };
-  auto done = [&](size_t i) {
-    return out[i].stopped || static_cast<int64_t>(out[i].tokens.size()) >= options.max_new_tokens;
+    if (out[i].stopped || static_cast<int64_t>(out[i].tokens.size()) >= options.max_new_tokens) {
+      free_slots.push_back(slot_of[i]);  // finished: its slot takes the next prompt
+      slot_of[i] = -1;
+    }
   };
 
   std::vector<int32_t> first_tokens;
   for (const auto& p : prompts) first_tokens.push_back(p.front());
   decoder.select_wemask(first_tokens);
 
-  for (size_t i = 0; i < P;) {  // prefill chunks
-    CachedDecoder::Prefill chunk;
-    std::vector<size_t> seqs;
-    while (i < P && static_cast<int64_t>(chunk.tokens.size() + prompts[i].size()) <= budget) {
-      const int32_t start = static_cast<int32_t>(chunk.tokens.size());
-      for (size_t t = 0; t < prompts[i].size(); ++t) {
-        chunk.tokens.push_back(prompts[i][t]);
-        chunk.positions.push_back(static_cast<int32_t>(t));
-        chunk.doc_start.push_back(start);
-        chunk.slots.push_back(static_cast<int32_t>(i));
+  size_t next = 0;  // first prompt not yet prefilled
+  auto admit = [&] {  // prefill waiting prompts into free slots, in chunks of at most `budget` tokens
+    while (next < P && !free_slots.empty()) {
+      CachedDecoder::Prefill chunk;
+      std::vector<size_t> seqs;
+      while (next < P && !free_slots.empty() &&
+             static_cast<int64_t>(chunk.tokens.size() + prompts[next].size()) <= budget) {
+        const size_t i = next++;
+        slot_of[i] = free_slots.back();
+        free_slots.pop_back();
+        const int32_t start = static_cast<int32_t>(chunk.tokens.size());
+        for (size_t t = 0; t < prompts[i].size(); ++t) {
+          chunk.tokens.push_back(prompts[i][t]);
+          chunk.positions.push_back(static_cast<int32_t>(t));
+          chunk.doc_start.push_back(start);
+          chunk.slots.push_back(slot_of[i]);
+        }
+        chunk.logit_rows.push_back(static_cast<int32_t>(chunk.tokens.size()) - 1);
+        seqs.push_back(i);
       }
-      chunk.logit_rows.push_back(static_cast<int32_t>(chunk.tokens.size()) - 1);
-      seqs.push_back(i++);
+      sampler.prepare(seqs, rngs);
+      const auto picked = sampler.sample(decoder.prefill(chunk));
+      for (size_t r = 0; r < seqs.size(); ++r) record(seqs[r], picked[r]);
     }
-    sampler.prepare(seqs, rngs);
-    const auto picked = sampler.sample(decoder.prefill(chunk));
-    for (size_t r = 0; r < seqs.size(); ++r) record(seqs[r], picked[r]);
-  }
+  };
 
-  while (true) {  // decode steps
+  admit();
+  while (true) {  // decode steps over the active sequences, refilling freed slots in between
     std::vector<size_t> live;
     std::vector<int32_t> tokens, positions, slots;
     for (size_t i = 0; i < P; ++i) {
-      if (done(i)) continue;
+      if (slot_of[i] < 0) continue;
       live.push_back(i);
       tokens.push_back(out[i].tokens.back());
       positions.push_back(static_cast<int32_t>(prompts[i].size() + out[i].tokens.size() - 1));
-      slots.push_back(static_cast<int32_t>(i));
+      slots.push_back(slot_of[i]);
     }
-    if (live.empty()) break;
-    sampler.prepare(live, rngs);
-    const auto picked = sampler.sample(decoder.decode(tokens, positions, slots));
-    for (size_t r = 0; r < live.size(); ++r) record(live[r], picked[r]);
+    if (live.empty() && next >= P) break;
+    if (!live.empty()) {
+      sampler.prepare(live, rngs);
+      const auto picked = sampler.sample(decoder.decode(tokens, positions, slots));
+      for (size_t r = 0; r < live.size(); ++r) record(live[r], picked[r]);
+    }
+    admit();
   }
   return out;
 }

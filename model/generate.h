@@ -7,7 +7,8 @@
 //      values go into the cache; the last token's logits give the first new token.
 //   3. Decode: one step runs every live sequence's last token at once (attention_decode over its
 //      cache slot); a sequence leaves the batch when it emits a stop id (kept in its output) or
-//      has max_new_tokens tokens (its cache slot is skipped, not compacted).
+//      has max_new_tokens tokens; its cache slot then takes the next waiting prompt, if any
+//      (EngineOptions::max_sequences caps the slots; by default every prompt has one).
 //
 // Sampling: temperature 0 is greedy (argmax, lowest id on ties). Otherwise softmax(logits / T),
 // then top_k (0 = off), then top_p over the renormalised rest (HF order), inverse-CDF with one
@@ -43,9 +44,20 @@ struct Generation {
   bool stopped = false;         // ended on a stop id (else it reached max_new_tokens)
 };
 
+// Engine settings that do not change the results (on the CPU they are bit-identical).
+struct EngineOptions {
+  // Most sequences decoded at once (0 = all prompts). The KV cache holds this many slots of
+  // (longest prompt + max_new_tokens - 1) positions: 2 * layers * kv_heads * head_dim * dtype bytes
+  // per position. A finished sequence's slot is refilled with the next waiting prompt
+  // (continuous batching).
+  int64_t max_sequences = 0;
+};
+
 // Throws std::invalid_argument naming the prompt / option for empty prompts, ids outside the
 // vocabulary and bad options.
 std::vector<Generation> generate(Qwen3Model& model, const std::vector<std::vector<int32_t>>& prompts,
                                  const SamplingOptions& options);
+std::vector<Generation> generate(Qwen3Model& model, const std::vector<std::vector<int32_t>>& prompts,
+                                 const SamplingOptions& options, const EngineOptions& engine);
 
 }  // namespace wm

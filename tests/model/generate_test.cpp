@@ -3,7 +3,8 @@
 //    grouped-query heads, WeMask off / on, prompts of different lengths, stop ids);
 //  - the reported log-probs equal the model's own forward log-probs of the tokens;
 //  - sampling is reproducible for a seed and independent of the other sequences in the batch;
-//  - prefill chunking is invisible; top-k / top-p; bad input throws.
+//  - prefill chunking and continuous batching with few cache slots are invisible; top-k / top-p;
+//    bad input throws.
 #include "model/generate.h"
 
 #include <gtest/gtest.h>
@@ -192,6 +193,29 @@ TEST(Generate, PrefillChunkingIsInvisible) {
     EXPECT_EQ(a[i].tokens, b[i].tokens);
     EXPECT_EQ(a[i].logprobs, b[i].logprobs);
   }
+}
+
+TEST(Generate, ContinuousBatchingWithFewSlotsChangesNothing) {
+  for (bool wemask : {false, true}) {
+    auto m = tiny_model(false, wemask ? wemask_on() : WeMaskSpec{});
+    SamplingOptions o;
+    o.max_new_tokens = 9;
+    o.temperature = 1.0;
+    o.seed = 5;
+    const auto free_run = generate(*m, kPrompts, o);
+    o.stop_ids = {free_run[1].tokens[2], free_run[3].tokens[0]};  // slots free up at different steps
+    const auto all = generate(*m, kPrompts, o);
+    for (int64_t slots : {1, 2, 3}) {
+      const auto few = generate(*m, kPrompts, o, EngineOptions{slots});
+      for (size_t i = 0; i < kPrompts.size(); ++i) {
+        EXPECT_EQ(few[i].tokens, all[i].tokens) << slots << " slots, prompt " << i;
+        EXPECT_EQ(few[i].logprobs, all[i].logprobs);
+        EXPECT_EQ(few[i].stopped, all[i].stopped);
+      }
+    }
+  }
+  auto m = tiny_model(true);
+  EXPECT_THROW(generate(*m, kPrompts, SamplingOptions{}, EngineOptions{-1}), std::invalid_argument);
 }
 
 TEST(Generate, EdgeCasesAndBadInput) {
