@@ -2,6 +2,7 @@
 #include "model/generate.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -134,6 +135,10 @@ std::vector<Generation> generate(Qwen3Model& model, const std::vector<std::vecto
     }
   };
 
+  GenerationStats stats;
+  using Clock = std::chrono::steady_clock;
+  auto seconds = [](Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); };
+
   std::vector<int32_t> first_tokens;
   for (const auto& p : prompts) first_tokens.push_back(p.front());
   decoder.select_wemask(first_tokens);
@@ -158,9 +163,12 @@ std::vector<Generation> generate(Qwen3Model& model, const std::vector<std::vecto
         chunk.logit_rows.push_back(static_cast<int32_t>(chunk.tokens.size()) - 1);
         seqs.push_back(i);
       }
+      const auto t0 = Clock::now();
       sampler.prepare(seqs, rngs);
       const auto picked = sampler.sample(decoder.prefill(chunk));
       for (size_t r = 0; r < seqs.size(); ++r) record(seqs[r], picked[r]);
+      stats.prefill_s += seconds(t0);
+      ++stats.prefill_chunks;
     }
   };
 
@@ -177,12 +185,19 @@ std::vector<Generation> generate(Qwen3Model& model, const std::vector<std::vecto
     }
     if (live.empty() && next >= P) break;
     if (!live.empty()) {
+      const auto t0 = Clock::now();
       sampler.prepare(live, rngs);
-      const auto picked = sampler.sample(decoder.decode(tokens, positions, slots));
+      const auto t1 = Clock::now();
+      const Tensor logits = decoder.decode(tokens, positions, slots);
+      stats.decode_enqueue_s += seconds(t1);
+      const auto picked = sampler.sample(logits);
       for (size_t r = 0; r < live.size(); ++r) record(live[r], picked[r]);
+      stats.decode_s += seconds(t0);
+      ++stats.decode_steps;
     }
     admit();
   }
+  if (engine.stats) *engine.stats = stats;
   return out;
 }
 

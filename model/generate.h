@@ -44,6 +44,14 @@ struct Generation {
   bool stopped = false;         // ended on a stop id (else it reached max_new_tokens)
 };
 
+// Wall-clock split of one generate call (filled when EngineOptions::stats is set).
+struct GenerationStats {
+  double prefill_s = 0.0;          // prefill chunks, their sampling included
+  double decode_s = 0.0;           // decode steps, their sampling included
+  double decode_enqueue_s = 0.0;   // host time spent enqueuing the decode forwards (CUDA: asynchronous)
+  int64_t prefill_chunks = 0, decode_steps = 0;
+};
+
 // Engine settings that do not change the results (on the CPU they are bit-identical).
 struct EngineOptions {
   // Most sequences decoded at once (0 = all prompts). The KV cache holds this many slots of
@@ -51,6 +59,7 @@ struct EngineOptions {
   // per position. A finished sequence's slot is refilled with the next waiting prompt
   // (continuous batching).
   int64_t max_sequences = 0;
+  GenerationStats* stats = nullptr;  // optional timing output
 };
 
 // Throws std::invalid_argument naming the prompt / option for empty prompts, ids outside the

@@ -84,8 +84,11 @@ int main(int argc, char** argv) {
   const double prefill_s = seconds_since(t0);
 
   so.max_new_tokens = N;
+  GenerationStats stats;
+  EngineOptions engine;
+  engine.stats = &stats;
   t0 = std::chrono::steady_clock::now();
-  const auto gens = generate(model, prompts, so);
+  const auto gens = generate(model, prompts, so, engine);
   ops::synchronize(Device::CUDA);
   const double total_s = seconds_since(t0);
   int64_t generated = 0;
@@ -97,9 +100,13 @@ int main(int argc, char** argv) {
   std::printf(
       "{\"size\":\"%s\",\"batch\":%lld,\"prompt\":%lld,\"new\":%lld,\"temperature\":%g,\"wemask_from\":%d,"
       "\"generated\":%lld,\"prefill_s\":%.4f,\"total_s\":%.4f,\"tokens_per_s\":%.1f,"
-      "\"decode_tokens_per_s\":%.1f,\"mean_logprob\":%.3f}\n",
+      "\"decode_tokens_per_s\":%.1f,\"mean_logprob\":%.3f,\"engine_prefill_s\":%.4f,\"engine_decode_s\":%.4f,"
+      "\"decode_steps\":%lld,\"decode_ms_per_step\":%.3f,\"decode_enqueue_ms_per_step\":%.3f}\n",
       size.c_str(), static_cast<long long>(B), static_cast<long long>(P), static_cast<long long>(N), temperature,
       wemask_from, static_cast<long long>(generated), prefill_s, total_s, generated / total_s,
-      (generated - B) / std::max(total_s - prefill_s, 1e-9), logprob_sum / std::max<int64_t>(generated, 1));
+      (generated - B) / std::max(total_s - prefill_s, 1e-9), logprob_sum / std::max<int64_t>(generated, 1),
+      stats.prefill_s, stats.decode_s, static_cast<long long>(stats.decode_steps),
+      1e3 * stats.decode_s / std::max<int64_t>(stats.decode_steps, 1),
+      1e3 * stats.decode_enqueue_s / std::max<int64_t>(stats.decode_steps, 1));
   return generated == B * N ? 0 : 1;
 }
