@@ -56,13 +56,13 @@ fi
 
 echo "== wemask engine"
 "./$OUT_DIR/bench_generate" 0.6B "$B" "$P" "$N" 1.0 2>&1 | tee "$LOG/wemask_sample.json"
-"./$OUT_DIR/bench_generate" 0.6B "$B" "$P" "$N" 0.0 2>&1 | tee "$LOG/wemask_greedy.json"
-"./$OUT_DIR/bench_generate" 0.6B "$B" "$P" "$N" 1.0 14 2>&1 | tee "$LOG/wemask_sample_wemask.json"
 if [ -z "${SKIP_HF:-}" ]; then
   echo "== HF transformers"
   timeout 200 python3 tools/bench_generate_hf.py --batch "$B" --prompt "$P" --new "$N" 2>&1 | grep -v Warning | tail -3 \
     | tee "$LOG/hf_sample.json"
 fi
+"./$OUT_DIR/bench_generate" 0.6B "$B" "$P" "$N" 0.0 2>&1 | tee "$LOG/wemask_greedy.json"
+"./$OUT_DIR/bench_generate" 0.6B "$B" "$P" "$N" 1.0 14 2>&1 | tee "$LOG/wemask_sample_wemask.json"
 python3 - "$LOG" <<'PY'
 import json, sys, pathlib
 d = pathlib.Path(sys.argv[1])
@@ -74,11 +74,13 @@ def load(name):
 hf = load("hf_sample.json")
 rows = [("wemask, sample T=1", load("wemask_sample.json")), ("wemask, greedy", load("wemask_greedy.json")),
         ("wemask, sample T=1, WeMask layers 14..27", load("wemask_sample_wemask.json")), ("HF generate, sample T=1", hf)]
-print("| engine | tokens/s | total s | vs HF |")
-print("|---|---:|---:|---:|")
+print(f"B={hf['batch'] if hf else '?'} prompts x {hf['prompt'] if hf else '?'} tokens -> {hf['new'] if hf else '?'} new tokens each")
+print("| engine | tokens/s | total s | vs HF | decode |")
+print("|---|---:|---:|---:|---|")
 for name, r in rows:
     if r is None:
-        print(f"| {name} | (missing) | | |"); continue
+        print(f"| {name} | (missing) | | | |"); continue
     ratio = f"{r['tokens_per_s'] / hf['tokens_per_s']:.1f}x" if hf else "-"
-    print(f"| {name} | {r['tokens_per_s']:.0f} | {r['total_s']:.2f} | {ratio} |")
+    step = f"{r['decode_ms_per_step']:.2f} ms/step (enqueue {r['decode_enqueue_ms_per_step']:.2f}), prefill {r['prefill_s']:.3f} s" if "decode_ms_per_step" in r else ""
+    print(f"| {name} | {r['tokens_per_s']:.0f} | {r['total_s']:.2f} | {ratio} | {step} |")
 PY
