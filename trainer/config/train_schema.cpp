@@ -84,6 +84,16 @@ std::vector<KeySpec> sft_keys() {
   k.push_back(choice("train.on_nonfinite", s("error"), {"error", "skip"},
                      "NaN/Inf loss or gradient: stop with an error, or skip the step"));
   k.push_back(ranged("train.threads", VT::Int, i(0), 0, 4096, "CPU threads (0: OpenMP default)"));
+  k.push_back(ranged("train.zero_stage", VT::Int, i(0), 0, 1,
+                     "data parallel: 0 = plain (gradients all-reduced), 1 = ZeRO-1 (AdamW state sharded by rank)"));
+  // ---- dist (data parallelism; ranks come from RANK/WORLD_SIZE, OMPI_* or SLURM_*: docs/multi_node.md)
+  k.push_back(ranged("dist.timeout_s", VT::Int, i(300), 1, 86400,
+                     "every rank exits with an error naming the failed rank when a peer is silent this long"));
+  k.push_back(ranged("dist.bucket_mb", VT::Int, i(64), 1, 1 << 20,
+                     "gradient all-reduce bucket size (whole layers; overlapped with the backward)"));
+  k.push_back(key("dist.exact_accumulation", VT::Bool, true,
+                  "accumulate micro-batch gradients in a separate buffer so that N ranks x 1 micro-batch equal "
+                  "1 rank x N micro-batches bit for bit (false saves one gradient buffer)"));
   // ---- optim
   k.push_back(ranged("optim.lr", VT::Float, f(2e-5), 0, 10, "peak learning rate (AdamW)"));
   KeySpec betas = ranged("optim.betas", VT::FloatList, V{std::vector<double>{0.9, 0.999}}, 0, 0.999999,
@@ -108,6 +118,8 @@ std::vector<KeySpec> sft_keys() {
   k.push_back(key("checkpoint.resume", VT::String, s("none"),
                   "none | auto (newest complete checkpoint in output_dir) | a checkpoint folder"));
   k.push_back(key("checkpoint.export_at_end", VT::Bool, true, "write an HF folder to output_dir/final at the end"));
+  k.push_back(key("checkpoint.save_at_end", VT::Bool, true,
+                  "write a checkpoint when the run stops (false: only every_steps; e.g. throughput runs)"));
   // ---- output
   k.push_back(key("output_dir", VT::String, s("out/run"), "where checkpoints, metrics and the export go"));
   // ---- wemask
@@ -134,6 +146,8 @@ std::vector<KeySpec> sft_keys() {
                      "test hook: poison the loss of this step with NaN (0: off)"));
   k.push_back(ranged("debug.kill_at_step", VT::Int, i(0), 0, kBig,
                      "test hook: SIGKILL this process right after the update of this step (0: off)"));
+  k.push_back(ranged("debug.kill_rank", VT::Int, i(-1), -1, 1 << 20,
+                     "test hook: only this rank obeys debug.kill_at_step (-1: every rank)"));
   return k;
 }
 

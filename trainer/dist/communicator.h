@@ -43,6 +43,9 @@ class Communicator {
   // Waits for the collectives already enqueued (GPU: on the backend stream). Bounded by the
   // timeout: a dead or hung peer turns into an error naming this rank, never a hang.
   virtual void synchronize() = 0;
+  // GPU: enqueue the following collectives on `cuda_stream` (a cudaStream_t; nullptr: the backend
+  // stream again), so that they overlap with compute. CPU: ignored (collectives are synchronous).
+  virtual void set_stream(void* cuda_stream) {}
 };
 
 // A world of one: every collective is the identity.

@@ -70,7 +70,7 @@ class CpuCommunicator final : public Communicator {
   void broadcast(Tensor x, int root) override {
     const std::string key = "bc/" + std::to_string(seq_++);
     if (rank_ == root) store_.set(key, std::string(static_cast<const char*>(x.data), x.nbytes()));
-    std::string v = store_.get(key);
+    std::string v = get_from(key, root);
     if (v.size() != x.nbytes()) throw std::runtime_error("broadcast: size mismatch between ranks");
     std::memcpy(x.data, v.data(), v.size());
     finish(key);
@@ -78,11 +78,8 @@ class CpuCommunicator final : public Communicator {
 
   void synchronize() override {}  // every collective is complete when it returns
 
-  void barrier() override {
-    const std::string key = "barrier/" + std::to_string(seq_++);
-    if (store_.add(key, 1) == world_) store_.set(key + "/done", "1");
-    store_.get(key + "/done");
-  }
+  // Every rank checks in; a missing rank is named in the error.
+  void barrier() override { exchange(nullptr, 0); }
 
  private:
   TcpStore& store_;
@@ -98,16 +95,26 @@ class CpuCommunicator final : public Communicator {
   // Every rank publishes its bytes and reads everyone's (its own included), in rank order.
   std::vector<std::string> exchange(const void* data, size_t nbytes) {
     const std::string key = "x/" + std::to_string(seq_++);
-    store_.set(key + "/" + std::to_string(rank_), std::string(static_cast<const char*>(data), nbytes));
+    store_.set(key + "/" + std::to_string(rank_), nbytes ? std::string(static_cast<const char*>(data), nbytes) : std::string());
     std::vector<std::string> parts(world_);
     for (int r = 0; r < world_; ++r) {
-      parts[r] = store_.get(key + "/" + std::to_string(r));
+      parts[r] = get_from(key + "/" + std::to_string(r), r);
       if (parts[r].size() != nbytes)
         throw std::runtime_error("cpu communicator: rank " + std::to_string(r) + " sent " +
                                  std::to_string(parts[r].size()) + " bytes, expected " + std::to_string(nbytes));
     }
     finish(key + "/" + std::to_string(rank_));
     return parts;
+  }
+
+  // A value published by rank `from`; a timeout or a lost store becomes an error naming that rank.
+  std::string get_from(const std::string& key, int from) {
+    try {
+      return store_.get(key);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("rank " + std::to_string(rank_) + ": rank " + std::to_string(from) +
+                               " did not take part in collective '" + key + "' (it died or hangs): " + e.what());
+    }
   }
 
   // Frees a key once every rank has read it.

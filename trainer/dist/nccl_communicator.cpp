@@ -1,4 +1,5 @@
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -52,7 +53,10 @@ class NcclCommunicator final : public Communicator {
     WM_NCCL_CHECK(ncclCommInitRank(&comm_, world, id, rank));
   }
   ~NcclCommunicator() override {
-    if (comm_) ncclCommDestroy(comm_);
+    if (!comm_) return;
+    // Unwinding after a failure: a peer may be gone, and destroy would wait for it forever.
+    if (std::uncaught_exceptions() > 0) ncclCommAbort(comm_);
+    else ncclCommDestroy(comm_);
   }
 
   int rank() const override { return rank_; }
@@ -60,20 +64,22 @@ class NcclCommunicator final : public Communicator {
 
   void all_reduce_sum(Tensor x) override {
     check(x);
-    WM_NCCL_CHECK(ncclAllReduce(x.data, x.data, x.numel(), nccl_type(x), ncclSum, comm_, cuda::stream()));
+    WM_NCCL_CHECK(ncclAllReduce(x.data, x.data, x.numel(), nccl_type(x), ncclSum, comm_, stream()));
   }
   void reduce_scatter_sum(Tensor out, const Tensor& in) override {
     check(in);
-    WM_NCCL_CHECK(ncclReduceScatter(in.data, out.data, out.numel(), nccl_type(in), ncclSum, comm_, cuda::stream()));
+    WM_NCCL_CHECK(ncclReduceScatter(in.data, out.data, out.numel(), nccl_type(in), ncclSum, comm_, stream()));
   }
   void all_gather(Tensor out, const Tensor& in) override {
     check(in);
-    WM_NCCL_CHECK(ncclAllGather(in.data, out.data, in.numel(), nccl_type(in), comm_, cuda::stream()));
+    WM_NCCL_CHECK(ncclAllGather(in.data, out.data, in.numel(), nccl_type(in), comm_, stream()));
   }
   void broadcast(Tensor x, int root) override {
     check(x);
-    WM_NCCL_CHECK(ncclBroadcast(x.data, x.data, x.numel(), nccl_type(x), root, comm_, cuda::stream()));
+    WM_NCCL_CHECK(ncclBroadcast(x.data, x.data, x.numel(), nccl_type(x), root, comm_, stream()));
   }
+  void set_stream(void* s) override { stream_ = static_cast<cudaStream_t>(s); }
+
   void barrier() override {
     // An all-reduce of one int, waited for with the health check.
     if (!flag_) flag_ = std::make_unique<Buffer>(sizeof(int), Device::CUDA);
@@ -84,9 +90,11 @@ class NcclCommunicator final : public Communicator {
   // Waits for the stream while watching NCCL's async error; aborts after the timeout so that a
   // dead or hung peer cannot block this rank forever.
   void synchronize() override {
+    if (!comm_) throw std::runtime_error("nccl communicator: aborted after an earlier failure");
     auto deadline = std::chrono::steady_clock::now() + timeout_;
     while (true) {
       cudaError_t q = cudaStreamQuery(cuda::stream());
+      if (q == cudaSuccess && stream_) q = cudaStreamQuery(stream_);  // the side stream too
       if (q == cudaSuccess) return;
       if (q != cudaErrorNotReady)
         throw std::runtime_error(std::string("rank ") + std::to_string(rank_) + ": CUDA error " + cudaGetErrorString(q));
@@ -111,7 +119,10 @@ class NcclCommunicator final : public Communicator {
   int rank_, world_;
   std::chrono::milliseconds timeout_;
   ncclComm_t comm_ = nullptr;
+  cudaStream_t stream_ = nullptr;  // nullptr: the backend stream
   std::unique_ptr<Buffer> flag_;
+
+  cudaStream_t stream() const { return stream_ ? stream_ : cuda::stream(); }
 
   void check(const Tensor& t) const {
     if (t.device != Device::CUDA) throw std::invalid_argument("nccl communicator: needs a CUDA tensor, got " + t.describe());

@@ -80,6 +80,7 @@ struct TcpStore::Server {
   std::vector<int> client_fds;
   std::chrono::milliseconds timeout;
   int active_clients = 0;
+  bool linger = true;  // on shutdown, wait (bounded) for the other ranks to hang up
 
   void serve_client(int fd) {
     try {
@@ -149,7 +150,7 @@ struct TcpStore::Server {
   ~Server() {
     {
       std::unique_lock lock(mu);
-      cv.wait_for(lock, timeout, [&] { return active_clients == 0; });
+      if (linger) cv.wait_for(lock, timeout, [&] { return active_clients == 0; });
     }
     stop = true;
     cv.notify_all();
@@ -212,6 +213,12 @@ TcpStore::TcpStore(const std::string& host, int port, int rank, std::chrono::mil
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
+void TcpStore::stop_waiting_for_peers() {
+  if (!server_) return;
+  std::lock_guard lock(server_->mu);
+  server_->linger = false;
+}
+
 TcpStore::~TcpStore() {
   if (fd_ >= 0) ::close(fd_);  // our own connection first: the server waits for all to close
   server_.reset();
@@ -222,7 +229,7 @@ std::string TcpStore::request(char op, const std::string& key, const std::string
   char status;
   int wait_ms = static_cast<int>(timeout_.count()) + 5000;  // the server's own wait, plus slack
   if (!read_all(fd_, &status, 1, wait_ms))
-    throw std::runtime_error("tcp store: rank 0 closed the connection (key '" + key + "')");
+    throw std::runtime_error("tcp store: rank " + std::to_string(rank_) + " lost the connection to rank 0's store (key '" + key + "'): rank 0 exited or died");
   uint64_t rl;
   read_all(fd_, &rl, 8, wait_ms);
   std::string reply(rl, '\0');

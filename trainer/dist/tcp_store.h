@@ -24,6 +24,8 @@ class TcpStore {
   int64_t add(const std::string& key, int64_t delta);
   void erase(const std::string& key);
   int port() const { return port_; }
+  // Rank 0 after a failure: shut the server down without waiting for the other ranks to hang up.
+  void stop_waiting_for_peers();
   int rank() const { return rank_; }
 
  private:

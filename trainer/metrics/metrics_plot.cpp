@@ -69,4 +69,34 @@ std::string metrics_svg(const std::vector<nlohmann::json>& records, const std::s
   return doc.str();
 }
 
+std::string metrics_overlay_svg(const std::vector<std::pair<std::string, std::vector<nlohmann::json>>>& runs,
+                                const std::string& title) {
+  const double width = 760, height = 360;
+  report::LineChartSpec loss, norm;
+  loss.title = title + " — training loss";
+  loss.y_label = "loss";
+  norm.title = "gradient norm (before clipping)";
+  norm.y_label = "grad norm";
+  for (auto* spec : {&loss, &norm}) {
+    spec->x_label = "step";
+    spec->width = width;
+    spec->height = height;
+  }
+  for (const auto& [label, records] : runs) {
+    auto s = series_of(records, "loss", label);
+    if (s.x.empty()) throw std::invalid_argument("metrics of run '" + label + "': no record has a step and a loss");
+    loss.series.push_back(std::move(s));
+    if (auto g = series_of(records, "grad_norm", label); !g.x.empty()) norm.series.push_back(std::move(g));
+  }
+  std::string body = report::line_chart_svg(loss);
+  double y = height;
+  if (!norm.series.empty()) {
+    body += fmt::format("<g transform=\"translate(0,{})\">\n{}</g>\n", report::svg_number(y), report::line_chart_svg(norm));
+    y += height;
+  }
+  report::SvgWriter doc(width, y);
+  doc.raw(body);
+  return doc.str();
+}
+
 }  // namespace wm

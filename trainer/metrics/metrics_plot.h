@@ -12,4 +12,9 @@ namespace wm {
 // the later record wins. Throws std::invalid_argument when no record has a loss.
 std::string metrics_svg(const std::vector<nlohmann::json>& records, const std::string& title);
 
+// Several runs overlaid (e.g. 1 GPU vs 2 GPUs): the training loss of each run on one chart, and
+// the grad norm of each on a second. runs: (label, records). Throws when a run has no loss.
+std::string metrics_overlay_svg(const std::vector<std::pair<std::string, std::vector<nlohmann::json>>>& runs,
+                                const std::string& title);
+
 }  // namespace wm

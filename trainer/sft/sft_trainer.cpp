@@ -56,10 +56,24 @@ SftTrainer::SftTrainer(SftConfig config) : cfg_(std::move(config)), out_(cfg_.ou
     spdlog::warn("train.precision bf16 on the CPU backend: computing in fp32 (the CPU backend computes in F32/F64)");
     dtype_ = DType::F32;
   }
-  fs::create_directories(out_);
-  const std::string resolved = cfg_.resolved.to_yaml();
-  spdlog::info("resolved config:\n{}", resolved);
-  write_file_durably(out_ / "config.yaml", resolved);
+  dist_ = dist::DistContext::from_environment(device_, std::chrono::seconds(cfg_.resolved.get_int("dist.timeout_s")));
+  const int world = dist_->world();
+  if (!is_root() && spdlog::get_level() < spdlog::level::warn) spdlog::set_level(spdlog::level::warn);  // rank 0 logs
+  if (cfg_.global_batch_size % (cfg_.micro_batch_size * world) != 0)
+    throw std::invalid_argument(fmt::format(
+        "key 'train.global_batch_size': {} rows do not split into {} ranks x train.micro_batch_size {} "
+        "(global batch = micro x accumulation x ranks)",
+        cfg_.global_batch_size, world, cfg_.micro_batch_size));
+  micro_per_rank_ = cfg_.global_batch_size / (cfg_.micro_batch_size * world);
+  zero_stage_ = static_cast<int>(cfg_.resolved.get_int("train.zero_stage"));
+  kill_rank_ = cfg_.resolved.get_int("debug.kill_rank");
+  save_at_end_ = cfg_.resolved.get_bool("checkpoint.save_at_end");
+  if (is_root()) {
+    fs::create_directories(out_);
+    const std::string resolved = cfg_.resolved.to_yaml();
+    spdlog::info("resolved config:\n{}", resolved);
+    write_file_durably(out_ / "config.yaml", resolved);
+  }
   rng_.seed(static_cast<uint64_t>(cfg_.seed));
 
   tokenizer_ = std::make_unique<Tokenizer>(Tokenizer::from_dir(cfg_.tokenizer_dir));
@@ -74,7 +88,9 @@ SftTrainer::SftTrainer(SftConfig config) : cfg_(std::move(config)), out_(cfg_.ou
 
   LoaderOptions lo;
   lo.max_seq_len = cfg_.max_length;
-  lo.rows_per_rank = cfg_.global_batch_size;  // one loader step = one optimizer step; split below
+  lo.rows_per_rank = cfg_.global_batch_size / world;  // one loader step = one optimizer step; split below
+  lo.rank = dist_->rank();
+  lo.world = world;
   lo.mode = cfg_.pack ? BatchMode::packed : BatchMode::padded;
   lo.shuffle = cfg_.shuffle;
   lo.seed = static_cast<uint64_t>(cfg_.seed);
@@ -84,17 +100,27 @@ SftTrainer::SftTrainer(SftConfig config) : cfg_(std::move(config)), out_(cfg_.ou
   total_steps_ = cfg_.max_steps > 0 ? cfg_.max_steps
                                     : static_cast<int64_t>(std::ceil(cfg_.epochs * static_cast<double>(per_epoch)));
   if (total_steps_ < 1) throw std::runtime_error("nothing to train: 0 optimizer steps");
-  spdlog::info("data: {} examples, {} steps per epoch (global batch {} rows = {} x {} micro-batches of {} tokens); "
-               "{} steps in total",
-               train_data_->size(), per_epoch, cfg_.global_batch_size, cfg_.grad_accum_steps(),
+  spdlog::info("data: {} examples, {} steps per epoch (global batch {} rows = {} rank(s) x {} x {} micro-batches of {} "
+               "tokens); {} steps in total",
+               train_data_->size(), per_epoch, cfg_.global_batch_size, world, micro_per_rank_,
                cfg_.micro_batch_size, cfg_.max_length, total_steps_);
 
   ParamStore& store = model_->params();
-  optimizer_ = std::make_unique<AdamW>(store.flat_params(), store.flat_grads(),
-                                       decay_segments(store, cfg_.optim.no_decay_norms_and_embeddings), cfg_.optim);
+  dist::GradSyncOptions gso;
+  gso.zero_stage = zero_stage_;
+  gso.micro_batches = micro_per_rank_;
+  gso.bucket_bytes = cfg_.resolved.get_int("dist.bucket_mb") << 20;
+  gso.exact_accumulation = cfg_.resolved.get_bool("dist.exact_accumulation");
+  grad_sync_ = std::make_unique<dist::GradSync>(*dist_, *model_, gso);
+  // The optimizer updates this rank's shard (ZeRO-1) or everything.
+  const dist::FlatRange shard = grad_sync_->shard();
+  optimizer_ = std::make_unique<AdamW>(
+      store.flat_params().slice(shard.begin, shard.end), store.flat_grads().slice(shard.begin, shard.end),
+      dist::shard_segments(decay_segments(store, cfg_.optim.no_decay_norms_and_embeddings), shard), cfg_.optim);
   schedule_ = std::make_unique<LrSchedule>(cfg_.schedule, total_steps_);
 
-  remove_stale_tmp_dirs(checkpoint_root(out_));
+  if (is_root()) remove_stale_tmp_dirs(checkpoint_root(out_));
+  dist_->barrier();  // the others list checkpoints only after that clean-up
   bool resumed = false;
   if (cfg_.resume == "auto") {
     if (auto latest = latest_checkpoint(out_)) {
@@ -107,7 +133,14 @@ SftTrainer::SftTrainer(SftConfig config) : cfg_(std::move(config)), out_(cfg_.ou
     restore(cfg_.resume);
     resumed = true;
   }
-  metrics_ = MetricsLog((out_ / cfg_.metrics_file).string(), resumed);
+  // Every rank must start from the same step (output_dir on a filesystem all ranks see).
+  std::vector<double> steps{static_cast<double>(state_.step)};
+  dist_->all_reduce(steps);
+  if (steps[0] != static_cast<double>(state_.step) * world)
+    throw std::runtime_error(fmt::format("rank {} resumes at step {} but the ranks disagree (sum of steps {}): "
+                                         "output_dir '{}' must be on a filesystem every rank sees",
+                                         dist_->rank(), state_.step, steps[0], out_.string()));
+  if (is_root()) metrics_ = MetricsLog((out_ / cfg_.metrics_file).string(), resumed);
 }
 
 std::shared_ptr<const TokenizedDataset> SftTrainer::read_dataset(const std::string& path, const std::string& what) const {
@@ -195,12 +228,24 @@ void SftTrainer::restore(const fs::path& dir) {
   if (ck.numel() != model_->params().padded_numel())
     throw std::runtime_error(fmt::format("checkpoint '{}' holds {} parameters, the model {}", dir.string(),
                                          ck.numel(), model_->params().padded_numel()));
-  ck.copy_master_to(optimizer_->master());
-  ck.copy_adam_m_to(optimizer_->m());
-  ck.copy_adam_v_to(optimizer_->v());
+  const dist::FlatRange shard = grad_sync_->shard();
+  if (shard.size() == ck.numel()) {
+    ck.copy_master_to(optimizer_->master());
+    ck.copy_adam_m_to(optimizer_->m());
+    ck.copy_adam_v_to(optimizer_->v());
+  } else {  // ZeRO-1: the checkpoint holds the full state; keep this rank's shard
+    OwnedTensor full({ck.numel()}, DType::F32, device_);
+    ck.copy_master_to(full);
+    ops::copy(optimizer_->master(), full.t().slice(shard.begin, shard.end));
+    ck.copy_adam_m_to(full);
+    ops::copy(optimizer_->m(), full.t().slice(shard.begin, shard.end));
+    ck.copy_adam_v_to(full);
+    ops::copy(optimizer_->v(), full.t().slice(shard.begin, shard.end));
+  }
   state_ = ck.state();
   optimizer_->set_steps_taken(state_.step - state_.skipped_steps);
   optimizer_->refresh_params();
+  grad_sync_->gather_params();
   LoaderState ls;
   from_json(state_.loader_state, ls);
   loader_->restore(ls);
@@ -208,11 +253,34 @@ void SftTrainer::restore(const fs::path& dir) {
   spdlog::info("resumed from {} (step {}, {} tokens seen)", dir.string(), state_.step, state_.tokens_seen);
 }
 
+// Every rank first agrees that the step is done (barrier); with ZeRO-1 the shards are gathered.
+// Then rank 0 alone writes the folder (COMPLETE last, atomically) while the others wait for it.
 fs::path SftTrainer::save() {
+  dist_->barrier();
   CheckpointData data;
   data.master = optimizer_->master();
   data.adam_m = optimizer_->m();
   data.adam_v = optimizer_->v();
+  std::vector<OwnedTensor> gathered;  // ZeRO-1: full buffers on rank 0 (host memory)
+  if (grad_sync_->shard().size() != model_->params().padded_numel()) {
+    const int64_t N = model_->params().padded_numel();
+    for (const Tensor* part : {&optimizer_->master(), &optimizer_->m(), &optimizer_->v()}) {
+      OwnedTensor full({N}, DType::F32, device_);
+      grad_sync_->gather_full(*part, full);
+      if (!is_root()) continue;
+      gathered.emplace_back(std::vector<int64_t>{N}, DType::F32, Device::CPU);
+      ops::copy(gathered.back(), full);
+    }
+    if (is_root()) {
+      data.master = gathered[0];
+      data.adam_m = gathered[1];
+      data.adam_v = gathered[2];
+    }
+  }
+  if (!is_root()) {
+    dist_->barrier();
+    return checkpoint_dir(out_, state_.step);
+  }
   data.state = state_;
   data.state.rng_state = rng_text(rng_);
   nlohmann::json loader_json;
@@ -223,6 +291,7 @@ fs::path SftTrainer::save() {
   fs::path dir = save_checkpoint(out_, data);
   prune_checkpoints(out_, cfg_.keep_last);
   spdlog::info("checkpoint: {}", dir.string());
+  dist_->barrier();
   return dir;
 }
 
@@ -233,6 +302,8 @@ double SftTrainer::evaluate() {
   lo.mode = cfg_.pack ? BatchMode::packed : BatchMode::padded;
   lo.shuffle = false;
   lo.pad_id = pad_id_;
+  lo.rank = dist_->rank();  // each rank evaluates its rows of every batch
+  lo.world = dist_->world();
   DataLoader loader(valid_data_, lo);
   int64_t batches = loader.steps_per_epoch();
   if (cfg_.eval_max_batches > 0) batches = std::min(batches, cfg_.eval_max_batches);
@@ -245,13 +316,26 @@ double SftTrainer::evaluate() {
     loss_sum += model_->forward_loss(Batch(std::move(hb), device_)).weighted_loss;
     loss_tokens += pb.loss_tokens;
   }
-  return loss_tokens > 0 ? loss_sum / static_cast<double>(loss_tokens) : NAN;
+  std::vector<double> sums{loss_sum, static_cast<double>(loss_tokens)};
+  dist_->all_reduce(sums);
+  return sums[1] > 0 ? sums[0] / sums[1] : NAN;
 }
 
 SftResult SftTrainer::run(int64_t stop_after_step) {
   const int64_t last = stop_after_step > 0 ? std::min(stop_after_step, total_steps_) : total_steps_;
   SftResult result;
   result.first_step = state_.step + 1;
+  try {
+    run_steps(last, result);
+  } catch (const std::exception& e) {
+    if (dist_->world() == 1) throw;
+    // A failed collective (or any error) on one rank: say where every rank was.
+    throw std::runtime_error(fmt::format("{} [{}]", e.what(), dist_->describe_peers(state_.step)));
+  }
+  return result;
+}
+
+void SftTrainer::run_steps(int64_t last, SftResult& result) {
   const double fpt = flops_per_token(model_->config(), cfg_.max_length);
   ParamStore& store = model_->params();
   const auto run_start = Clock::now();
@@ -261,15 +345,24 @@ SftResult SftTrainer::run(int64_t stop_after_step) {
   while (state_.step < last) {
     const auto t0 = Clock::now();
     const int64_t step = state_.step + 1;
-    const PackedBatch global = loader_->next();
-    store.zero_grad();
-    double loss = 0;
-    for (auto& hb : split_micro_batches(global, cfg_.micro_batch_size))
-      loss += model_->forward_backward(Batch(std::move(hb), device_));
+    PackedBatch global = loader_->next();  // this rank's rows of the global batch
+    // Global counts: every loss token of the global batch gets weight 1 / (its loss tokens).
+    std::vector<double> counts{static_cast<double>(global.loss_tokens), static_cast<double>(non_padding_tokens(global))};
+    dist_->all_reduce(counts);
+    global.loss_tokens = static_cast<int64_t>(counts[0]);
+    const int64_t tokens = static_cast<int64_t>(counts[1]);
+    std::vector<double> loss_sum{0.0};
+    auto micro = split_micro_batches(global, cfg_.micro_batch_size);
+    for (int64_t i = 0; i < static_cast<int64_t>(micro.size()); ++i) {
+      grad_sync_->begin_micro(i);
+      loss_sum[0] += model_->forward_backward(Batch(std::move(micro[static_cast<size_t>(i)]), device_));
+      grad_sync_->end_micro(i);  // the last one leaves the gradient summed over ranks
+    }
+    dist_->all_reduce(loss_sum);
+    double loss = loss_sum[0];
     if (cfg_.inject_nan_at_step == step) loss = NAN;  // test hook (debug.inject_nan_at_step)
-    const double grad_norm = global_grad_norm(store.flat_grads());
+    const double grad_norm = grad_sync_->grad_norm();
     const double lr = schedule_->lr_at(step);
-    const int64_t tokens = non_padding_tokens(global);
 
     if (!std::isfinite(loss) || !std::isfinite(grad_norm)) {
       const std::string what = fmt::format("step {}: non-finite {} (loss {}, grad norm {})", step,
@@ -285,11 +378,14 @@ SftResult SftTrainer::run(int64_t stop_after_step) {
       metrics_.write({{"step", step}, {"skipped", true}, {"lr", lr}});
     } else {
       optimizer_->step(lr, clip_scale(grad_norm, cfg_.grad_clip));
+      grad_sync_->gather_params();  // ZeRO-1: the other shards' new weights
     }
-    if (cfg_.kill_at_step == step) ::raise(SIGKILL);  // test hook: a crash after the update
+    if (cfg_.kill_at_step == step && (kill_rank_ < 0 || kill_rank_ == dist_->rank()))
+      ::raise(SIGKILL);  // test hook: a crash after the update
     state_.step = step;
     state_.tokens_seen += tokens;
     ++steps_this_run;
+    dist_->mark_progress(step);
     if (step == result.first_step) result.first_loss = loss;
     result.last_loss = loss;
 
@@ -303,6 +399,7 @@ SftResult SftTrainer::run(int64_t stop_after_step) {
                       {"tokens", tokens},
                       {"tokens_seen", state_.tokens_seen},
                       {"tokens_per_s", tok_s},
+                      {"ranks", dist_->world()},
                       {"step_s", step_s},
                       {"epoch", global.epoch}});
     }
@@ -314,7 +411,7 @@ SftResult SftTrainer::run(int64_t stop_after_step) {
       p.lr = lr;
       p.grad_norm = grad_norm;
       p.tokens_per_s = tok_s;
-      if (device_ == Device::CUDA) p.mfu = model_flops_utilisation(tok_s, fpt);
+      if (device_ == Device::CUDA) p.mfu = model_flops_utilisation(tok_s / dist_->world(), fpt);  // per GPU
       else p.memory_bytes = resident_memory_bytes();
       p.eta_s = eta_seconds(seconds_since(run_start), steps_this_run, total_steps_ - step);
       spdlog::info("{}", format_progress(p));
@@ -325,7 +422,7 @@ SftResult SftTrainer::run(int64_t stop_after_step) {
       metrics_.write({{"step", step}, {"eval_loss", eval_loss}});
     }
     saved_last = false;
-    if ((cfg_.checkpoint_every > 0 && step % cfg_.checkpoint_every == 0) || step == last) {
+    if ((cfg_.checkpoint_every > 0 && step % cfg_.checkpoint_every == 0) || (step == last && save_at_end_)) {
       result.last_checkpoint = save();
       saved_last = true;
     }
@@ -335,15 +432,22 @@ SftResult SftTrainer::run(int64_t stop_after_step) {
   }
   result.last_step = state_.step;
   if (state_.step == total_steps_ && cfg_.export_at_end) {
+    Tensor master = optimizer_->master();
+    OwnedTensor full_master;
+    if (grad_sync_->shard().size() != store.padded_numel()) {  // ZeRO-1: every rank takes part
+      full_master = OwnedTensor({store.padded_numel()}, DType::F32, device_);
+      grad_sync_->gather_full(master, full_master);
+      master = full_master;
+    }
+    if (!is_root()) return;
     HfExportOptions eo;
     eo.store_dtype = cfg_.precision == "bf16" ? DType::BF16 : DType::F32;
     eo.tokenizer_src_dir = cfg_.tokenizer_dir;
     eo.overwrite = true;
     const fs::path final_dir = out_ / "final";
-    export_hf_folder(final_dir.string(), model_->config(), master_views(store, optimizer_->master()), eo);
+    export_hf_folder(final_dir.string(), model_->config(), master_views(store, master), eo);
     spdlog::info("exported {} (Hugging Face folder)", final_dir.string());
   }
-  return result;
 }
 
 }  // namespace wm

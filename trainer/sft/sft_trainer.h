@@ -1,6 +1,13 @@
 // The SFT loop: data -> micro-batches (gradient accumulation, loss normalised over the loss tokens
 // of the whole global batch) -> grad norm (before clipping) -> NaN/Inf guard -> AdamW on fp32
 // master weights -> metrics, eval, atomic checkpoints, resume, export.
+//
+// Data parallelism (WORLD_SIZE > 1 in the environment, see docs/multi_node.md): each rank reads
+// its own rows of every global batch (global = micro x accumulation x ranks); the loss-token count
+// is all-reduced so the normalisation stays global; gradients are summed over ranks (dist/
+// grad_sync.h, plain or ZeRO-1); loss and grad norm are the same on every rank. Rank 0 alone logs,
+// writes metrics, checkpoints (full state, after a barrier of all ranks) and the export, so a
+// checkpoint resumes on any number of ranks with the same global batch.
 #pragma once
 #include <filesystem>
 #include <memory>
@@ -13,6 +20,8 @@
 #include "model/qwen3.h"
 #include "trainer/checkpoint/checkpoint.h"
 #include "trainer/config/sft_config.h"
+#include "trainer/dist/dist_context.h"
+#include "trainer/dist/grad_sync.h"
 #include "trainer/metrics/metrics_log.h"
 #include "trainer/optim/adamw.h"
 #include "trainer/optim/lr_schedule.h"
@@ -42,17 +51,25 @@ class SftTrainer {
   Qwen3Model& model() { return *model_; }
   const AdamW& optimizer() const { return *optimizer_; }
   const std::filesystem::path& output_dir() const { return out_; }
+  const dist::DistContext& dist() const { return *dist_; }
 
  private:
   void build_model();
   void resolve_wemask();
   void restore(const std::filesystem::path& dir);
   std::filesystem::path save();
+  void run_steps(int64_t last, SftResult& result);
+  bool is_root() const { return dist_->is_root(); }
   double evaluate();
   std::shared_ptr<const TokenizedDataset> read_dataset(const std::string& path, const std::string& what) const;
 
   SftConfig cfg_;
   std::filesystem::path out_;
+  std::unique_ptr<dist::DistContext> dist_;  // before the model: the GPU is chosen first
+  int zero_stage_ = 0;
+  int64_t micro_per_rank_ = 1;  // micro-batches per rank and step
+  int64_t kill_rank_ = -1;      // debug.kill_rank
+  bool save_at_end_ = true;     // checkpoint.save_at_end
   Device device_ = Device::CPU;
   DType dtype_ = DType::F32;
   std::unique_ptr<Tokenizer> tokenizer_;
@@ -67,6 +84,7 @@ class SftTrainer {
   int64_t total_steps_ = 0;
   int32_t pad_id_ = 0;
   std::vector<std::vector<int32_t>> calibration_docs_;
+  std::unique_ptr<dist::GradSync> grad_sync_;  // last: it holds the model's callback
 };
 
 }  // namespace wm

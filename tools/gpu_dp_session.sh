@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Data parallelism on a 2-GPU node in ONE call (issue 7), from the binaries packed by
+# tools/gpu_bundle.sh (nothing is compiled there):
+#   model   a random-init Qwen3 with the 1.7B shape (hidden 2048, intermediate 6144, 28 layers,
+#           16/8 heads, head_dim 128, vocab 151936, tied embeddings), written once as an HF folder
+#           by transformers on the GPU (wemask's own random init runs on the host: too slow here)
+#   one     1 GPU:                 micro 4 x accumulation 4           = global 16 rows of 2048 tokens
+#   dp      2 GPUs, plain DP:      micro 4 x accumulation 2 x 2 ranks = global 16
+#   zero1   2 GPUs, ZeRO-1:        the same, AdamW state sharded (and the only run that checkpoints,
+#           to exercise the gather on GPUs)
+# Same data order in the three runs (GSM8K chain-of-thought, packed rows, bf16). Prints tokens/s
+# per GPU (median over the steps after the first 3), scaling efficiency (per-GPU tokens/s of 2 GPUs
+# / 1 GPU), peak memory per GPU (nvidia-smi sampled every 200 ms) and the largest loss difference;
+# writes each run's metrics.jsonl and the overlay loss_overlay.svg (`wemask plot A B C`) to $OUT.
+# GPU call: run(kind="nvidia-h200-x2", command="bash tools/gpu_dp_session.sh", carry=[".devcarry/bundle"])
+# Env: WEMASK_DP_STEPS (20), OUT (default out/gpu_dp), WEMASK_BUNDLE (default .devcarry/bundle).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUNDLE="$(cd "${WEMASK_BUNDLE:-.devcarry/bundle}" && pwd)"
+OUT="${OUT:-$PWD/out/gpu_dp}"
+STEPS="${WEMASK_DP_STEPS:-20}"
+mkdir -p "$OUT"
+# shellcheck source=/dev/null
+source "$BUNDLE/env.sh"
+WEMASK="$BUNDLE/bin/wemask"
+# Never NVLink multicast on the shared host (KINDS.md).
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader
+"$WEMASK" version
+
+MODEL=/tmp/wemask_dp_1.7b
+t0=$(date +%s)
+python3 - "$MODEL" <<'PY' || { echo "could not write the random 1.7B-shape model"; exit 1; }
+import sys, torch
+from transformers import Qwen3Config, Qwen3ForCausalLM
+cfg = Qwen3Config(vocab_size=151936, hidden_size=2048, intermediate_size=6144, num_hidden_layers=28,
+                  num_attention_heads=16, num_key_value_heads=8, head_dim=128, tie_word_embeddings=True,
+                  max_position_embeddings=40960, rope_theta=1000000.0, rms_norm_eps=1e-6)
+torch.manual_seed(0)
+with torch.device("cuda"):
+    model = Qwen3ForCausalLM(cfg).to(torch.bfloat16)
+model.save_pretrained(sys.argv[1], safe_serialization=True)
+print("random model:", sum(p.numel() for p in model.parameters()) / 1e9, "B parameters")
+PY
+echo "model written in $(( $(date +%s) - t0 )) s"
+
+DATA="$BUNDLE/data/gsm8k_train.jsonl"
+[ -f "$DATA" ] || DATA=data/samples/gsm8k_train_500.jsonl
+cat > "$OUT/dp_1.7b.yaml" <<YAML
+model:
+  path: $MODEL
+data:
+  train_file: $DATA
+  tokenizer: $BUNDLE/assets/qwen3-tokenizer
+  format: prompt_response
+  prompt_key: question
+  response_key: response
+  max_length: 2048
+  pack: true
+train:
+  micro_batch_size: 4
+  global_batch_size: 16
+  max_steps: $STEPS
+  grad_clip: 1.0
+  precision: bf16
+  device: cuda
+  seed: 1234
+optim:
+  lr: 3.0e-4
+  betas: [0.9, 0.95]
+  weight_decay: 0.01
+schedule:
+  type: cosine
+  warmup_steps: 5
+  min_lr: 3.0e-5
+checkpoint:
+  every_steps: 0
+  save_at_end: false
+  resume: none
+  export_at_end: false
+logging:
+  every_steps: 5
+YAML
+
+# $1 name, $2 number of GPUs, the rest: --set overrides.
+run_case() {
+  local name="$1" gpus="$2"; shift 2
+  local dir="$OUT/$name"
+  rm -rf "$dir"; mkdir -p "$dir"
+  nvidia-smi --query-gpu=index,memory.used --format=csv,noheader,nounits -lms 200 > "$dir/gpu_memory_mib.csv" &
+  local smi=$! rc
+  if [ "$gpus" = 1 ]; then
+    CUDA_VISIBLE_DEVICES=0 timeout --kill-after=10 150 "$WEMASK" train "$OUT/dp_1.7b.yaml" \
+      --set output_dir="$dir/run" "$@" > "$dir/train.log" 2>&1
+  else
+    MASTER_PORT=$((29500 + RANDOM % 1000)) timeout --kill-after=10 150 launch/run --gpus "$gpus" --bin "$WEMASK" \
+      "$OUT/dp_1.7b.yaml" --set output_dir="$dir/run" "$@" > "$dir/train.log" 2>&1
+  fi
+  rc=$?
+  kill "$smi" 2>/dev/null; wait "$smi" 2>/dev/null
+  cp "$dir/run/metrics.jsonl" "$dir/metrics.jsonl" 2>/dev/null
+  ls "$dir/run/checkpoints" 2>/dev/null | sed "s/^/$name checkpoint: /"
+  rm -rf "$dir/run/checkpoints"
+  echo "$name rc=$rc"; tail -4 "$dir/train.log"
+}
+
+run_case one 1
+run_case dp 2
+run_case zero1 2 --set train.zero_stage=1 --set checkpoint.save_at_end=true
+
+python3 - "$OUT" <<'PY' | tee "$OUT/summary.md"
+import json, statistics, sys, os
+out = sys.argv[1]
+def load(name):
+    p = os.path.join(out, name, "metrics.jsonl")
+    if not os.path.exists(p): return None
+    return [json.loads(l) for l in open(p) if l.strip()]
+def peak(name):
+    per = {}
+    p = os.path.join(out, name, "gpu_memory_mib.csv")
+    for line in open(p) if os.path.exists(p) else []:
+        try: i, m = [int(x) for x in line.split(",")]
+        except ValueError: continue
+        per[i] = max(per.get(i, 0), m)
+    return per
+runs = {n: load(n) for n in ("one", "dp", "zero1")}
+gpus = {"one": 1, "dp": 2, "zero1": 2}
+rate = {}
+print("| run | GPUs | steps | tokens/s (all GPUs) | tokens/s per GPU | scaling efficiency | peak memory per GPU (GiB) | final loss |")
+print("|---|---|---|---|---|---|---|---|")
+for n, recs in runs.items():
+    if not recs: print(f"| {n} | {gpus[n]} | failed | | | | | |"); continue
+    steps = [r for r in recs if "loss" in r]
+    tps = [r["tokens_per_s"] for r in steps if r["step"] > 3]
+    rate[n] = statistics.median(tps) if tps else float("nan")
+    per_gpu = rate[n] / gpus[n]
+    eff = per_gpu / rate["one"] if "one" in rate and gpus[n] > 1 else 1.0
+    mem = peak(n)
+    mem_s = " / ".join(f"{mem[i] / 1024:.1f}" for i in sorted(mem)[:gpus[n]])
+    print(f"| {n} | {gpus[n]} | {len(steps)} | {rate[n]:.0f} | {per_gpu:.0f} | {eff * 100:.1f}% | {mem_s} | {steps[-1]['loss']:.4f} |")
+base = {r["step"]: r["loss"] for r in (runs["one"] or []) if "loss" in r}
+for n in ("dp", "zero1"):
+    if not runs[n] or not base: continue
+    d = [abs(r["loss"] - base[r["step"]]) for r in runs[n] if "loss" in r and r["step"] in base]
+    print(f"\nmax |loss({n}) - loss(one)| over {len(d)} steps: {max(d):.2e}" if d else "")
+if runs["dp"] and runs["zero1"]:
+    dz = {r["step"]: r["loss"] for r in runs["dp"] if "loss" in r}
+    d = [abs(r["loss"] - dz[r["step"]]) for r in runs["zero1"] if "loss" in r and r["step"] in dz]
+    print(f"max |loss(zero1) - loss(dp)|: {max(d):.2e}" if d else "")
+PY
+
+files=(); labels=()
+for n in one dp zero1; do [ -f "$OUT/$n/metrics.jsonl" ] && files+=("$OUT/$n/metrics.jsonl") && labels+=("$n"); done
+if [ ${#files[@]} -gt 0 ]; then
+  "$WEMASK" plot "${files[@]}" --labels "$(IFS=,; echo "${labels[*]}")" --title "1.7B shape, 1 vs 2 GPUs" \
+    --output "$OUT/loss_overlay.svg"
+fi
+rm -rf "$MODEL"
