@@ -10,6 +10,7 @@
 //   (F64 when the inputs are F64). Index tensors are I32.
 #pragma once
 #include <cstdint>
+#include <stdexcept>
 
 #include "kernels/tensor.h"
 
@@ -133,6 +134,17 @@ class Backend {
   // ids I32 [B]; logprobs F32 [B].
   virtual void sample_tokens(Tensor ids, Tensor logprobs, const Tensor& logits,
                              const Tensor& uniforms, float temperature) = 0;
+
+  // ---- Graph capture (an execution aid, not an op). Between begin_capture() and end_capture()
+  // the ops enqueued on this backend are recorded instead of run; replay_graph(id) runs the
+  // recording again on the same memory (the tensors' contents may change in between, not their
+  // addresses or shapes). No host<->device copy or synchronisation may happen while capturing;
+  // abort_capture() ends a failed capture. Backends without graphs return false from begin_capture.
+  virtual bool begin_capture() { return false; }
+  virtual int64_t end_capture() { throw std::logic_error("end_capture: this backend has no graphs"); }
+  virtual void abort_capture() {}
+  virtual void replay_graph(int64_t graph) { throw std::logic_error("replay_graph: this backend has no graphs"); }
+  virtual void release_graph(int64_t graph) {}
 };
 
 // The backend for a device. Throws std::runtime_error naming the problem when the device is

@@ -94,5 +94,11 @@ inline void sample_tokens(Tensor ids, Tensor logprobs, const Tensor& logits, con
                           float temperature) {
   backend(logits.device).sample_tokens(ids, logprobs, logits, uniforms, temperature);
 }
+// Graph capture on a device's backend (see Backend::begin_capture).
+inline bool begin_capture(Device d) { return backend(d).begin_capture(); }
+inline int64_t end_capture(Device d) { return backend(d).end_capture(); }
+inline void abort_capture(Device d) { backend(d).abort_capture(); }
+inline void replay_graph(Device d, int64_t graph) { backend(d).replay_graph(graph); }
+inline void release_graph(Device d, int64_t graph) { backend(d).release_graph(graph); }
 
 }  // namespace wm::ops

@@ -24,8 +24,14 @@ void check_size(const char* what, size_t n, int64_t cap) {
 
 }  // namespace
 
-CachedDecoder::CachedDecoder(Qwen3Model& model, KvCache& cache, int64_t max_tokens, int64_t max_logit_rows)
-    : model_(model), cache_(cache), cfg_(model.config()), max_tokens_(max_tokens), max_logit_rows_(max_logit_rows) {
+CachedDecoder::CachedDecoder(Qwen3Model& model, KvCache& cache, int64_t max_tokens, int64_t max_logit_rows,
+                             bool graphs)
+    : model_(model),
+      cache_(cache),
+      cfg_(model.config()),
+      max_tokens_(max_tokens),
+      max_logit_rows_(max_logit_rows),
+      use_graphs_(graphs) {
   if (max_tokens <= 0 || max_logit_rows <= 0)
     throw std::invalid_argument("CachedDecoder: max_tokens and max_logit_rows must be positive");
   const ParamStore& p = model.params();
@@ -82,6 +88,10 @@ CachedDecoder::CachedDecoder(Qwen3Model& model, KvCache& cache, int64_t max_toke
   final_normed_ = OwnedTensor({M, d}, dt, dev);
   final_rstd_ = OwnedTensor({M}, st, dev);
   logits_ = OwnedTensor({M, cfg_.vocab_size}, st, dev);
+}
+
+CachedDecoder::~CachedDecoder() {
+  for (const auto& [batch, graph] : graphs_) ops::release_graph(model_.params().device(), graph);
 }
 
 // Packs the arrays (tokens, positions, slots, doc_start, lengths, sink_rows, logit_rows; null or
@@ -201,6 +211,27 @@ Tensor CachedDecoder::decode(const std::vector<int32_t>& tokens, const std::vect
   std::vector<int32_t> lengths(positions);
   for (auto& n : lengths) ++n;
   const Ids ids = upload({&tokens, &positions, &slots, nullptr, &lengths, nullptr, nullptr});
+  // The index arrays of a decode call of B rows always land at the same addresses, so one
+  // recording per B serves every step of that size.
+  const Device device = model_.params().device();
+  if (use_graphs_ && !graphs_.count(B)) {
+    if (ops::begin_capture(device)) {
+      try {
+        run_layers(B, ids, Attention::Cached, /*write_cache=*/true, /*select=*/false);
+        logits(B, nullptr);
+        graphs_[B] = ops::end_capture(device);
+      } catch (...) {
+        ops::abort_capture(device);
+        throw;
+      }
+    } else {
+      use_graphs_ = false;  // the backend has no graphs (CPU)
+    }
+  }
+  if (use_graphs_) {
+    ops::replay_graph(device, graphs_.at(B));
+    return logits_.t().slice(0, B);
+  }
   run_layers(B, ids, Attention::Cached, /*write_cache=*/true, /*select=*/false);
   return logits(B, nullptr);
 }

@@ -6,6 +6,7 @@
 // touches only prompt-first tokens (position 0) at prefill, never a decoded token.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <vector>
 
 #include "kernels/buffer.h"
@@ -18,7 +19,12 @@ class CachedDecoder {
  public:
   // max_tokens: most tokens one call may run (a prefill chunk, a decode batch, the WeMask
   // pre-pass); max_logit_rows: most rows of logits one call may return.
-  CachedDecoder(Qwen3Model& model, KvCache& cache, int64_t max_tokens, int64_t max_logit_rows);
+  // graphs: replay each decode batch size's forward as a recorded graph (CUDA graphs; the same
+  // kernels on the same memory, so the same results), recorded on its first use.
+  CachedDecoder(Qwen3Model& model, KvCache& cache, int64_t max_tokens, int64_t max_logit_rows, bool graphs = false);
+  ~CachedDecoder();
+  CachedDecoder(const CachedDecoder&) = delete;
+  CachedDecoder& operator=(const CachedDecoder&) = delete;
 
   // Host-side description of one prefill chunk: packed prompts, one document each.
   struct Prefill {
@@ -54,6 +60,8 @@ class CachedDecoder {
   KvCache& cache_;
   Qwen3Config cfg_;
   int64_t max_tokens_, max_logit_rows_;
+  bool use_graphs_;
+  std::map<int64_t, int64_t> graphs_;  // decode batch size -> recorded graph
   std::vector<LayerViews> layers_;
   Tensor embedding_, final_norm_, lm_head_;
   OwnedTensor ids_;  // I32 [7 * max(max_tokens, max_logit_rows)] uploaded per call

@@ -116,7 +116,7 @@ std::vector<Generation> generate(Qwen3Model& model, const std::vector<std::vecto
   const int64_t S = engine.max_sequences > 0 ? std::min(num_prompts, engine.max_sequences) : num_prompts;
   // The last generated token is never fed back, so a sequence needs prompt + max_new - 1 positions.
   KvCache cache(cfg, S, longest + options.max_new_tokens - 1, model.params().dtype(), model.params().device());
-  CachedDecoder decoder(model, cache, std::max({budget, num_prompts, S}), S);
+  CachedDecoder decoder(model, cache, std::max({budget, num_prompts, S}), S, engine.cuda_graphs);
   RowSampler sampler(options, S, model.params().device());
   std::vector<SequenceRng> rngs;
   for (size_t i = 0; i < P; ++i) rngs.emplace_back(options.seed, i);

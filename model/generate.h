@@ -59,6 +59,9 @@ struct EngineOptions {
   // per position. A finished sequence's slot is refilled with the next waiting prompt
   // (continuous batching).
   int64_t max_sequences = 0;
+  // Replay each decode batch size's forward as a CUDA graph recorded on its first step (fewer
+  // kernel launches; same kernels, same results). No effect on the CPU.
+  bool cuda_graphs = false;
   GenerationStats* stats = nullptr;  // optional timing output
 };
 

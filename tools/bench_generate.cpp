@@ -1,7 +1,7 @@
 // Rollout-engine throughput on one GPU: a random-weight Qwen3 model of a real shape (bf16), B
 // prompts of P random tokens, exactly N new tokens each (no stop ids), sampled at temperature 1
 // (or greedy). Prints one JSON line: prefill time, total time, generated tokens per second.
-//   bench_generate [0.6B|1.7B|4B] [B=64] [P=256] [N=256] [temperature=1] [wemask_from_layer=-1]
+//   bench_generate [0.6B|1.7B|4B] [B=64] [P=256] [N=256] [temperature=1] [wemask_from_layer=-1] [cuda_graphs=0]
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   const int64_t N = argc > 4 ? std::atoll(argv[4]) : 256;
   const double temperature = argc > 5 ? std::atof(argv[5]) : 1.0;
   const int wemask_from = argc > 6 ? std::atoi(argv[6]) : -1;
+  const bool graphs = argc > 7 && std::atoi(argv[7]) != 0;
   if (!cuda_available()) { std::fprintf(stderr, "bench_generate: no CUDA GPU\n"); return 2; }
   const Qwen3Config cfg = shape(size);
   ModelOptions opt;
@@ -74,18 +75,19 @@ int main(int argc, char** argv) {
   so.temperature = temperature;
   so.seed = 1;
   so.max_new_tokens = 8;
-  generate(model, prompts, so);  // warm-up (cuBLAS heuristics, allocations)
+  EngineOptions engine;
+  engine.cuda_graphs = graphs;
+  generate(model, prompts, so, engine);  // warm-up (cuBLAS heuristics, allocations)
   ops::synchronize(Device::CUDA);
 
   so.max_new_tokens = 1;  // prefill + one sampled token
   auto t0 = std::chrono::steady_clock::now();
-  generate(model, prompts, so);
+  generate(model, prompts, so, engine);
   ops::synchronize(Device::CUDA);
   const double prefill_s = seconds_since(t0);
 
   so.max_new_tokens = N;
   GenerationStats stats;
-  EngineOptions engine;
   engine.stats = &stats;
   t0 = std::chrono::steady_clock::now();
   const auto gens = generate(model, prompts, so, engine);
@@ -98,11 +100,11 @@ int main(int argc, char** argv) {
     for (float lp : g.logprobs) logprob_sum += lp;
   }
   std::printf(
-      "{\"size\":\"%s\",\"batch\":%lld,\"prompt\":%lld,\"new\":%lld,\"temperature\":%g,\"wemask_from\":%d,"
+      "{\"size\":\"%s\",\"cuda_graphs\":%d,\"batch\":%lld,\"prompt\":%lld,\"new\":%lld,\"temperature\":%g,\"wemask_from\":%d,"
       "\"generated\":%lld,\"prefill_s\":%.4f,\"total_s\":%.4f,\"tokens_per_s\":%.1f,"
       "\"decode_tokens_per_s\":%.1f,\"mean_logprob\":%.3f,\"engine_prefill_s\":%.4f,\"engine_decode_s\":%.4f,"
       "\"decode_steps\":%lld,\"decode_ms_per_step\":%.3f,\"decode_enqueue_ms_per_step\":%.3f}\n",
-      size.c_str(), static_cast<long long>(B), static_cast<long long>(P), static_cast<long long>(N), temperature,
+      size.c_str(), graphs ? 1 : 0, static_cast<long long>(B), static_cast<long long>(P), static_cast<long long>(N), temperature,
       wemask_from, static_cast<long long>(generated), prefill_s, total_s, generated / total_s,
       (generated - B) / std::max(total_s - prefill_s, 1e-9), logprob_sum / std::max<int64_t>(generated, 1),
       stats.prefill_s, stats.decode_s, static_cast<long long>(stats.decode_steps),

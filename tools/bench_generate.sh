@@ -61,8 +61,9 @@ if [ -z "${SKIP_HF:-}" ]; then
   timeout 200 python3 tools/bench_generate_hf.py --batch "$B" --prompt "$P" --new "$N" 2>&1 | grep -v Warning | tail -3 \
     | tee "$LOG/hf_sample.json"
 fi
-"./$OUT_DIR/bench_generate" 0.6B "$B" "$P" "$N" 0.0 2>&1 | tee "$LOG/wemask_greedy.json"
-"./$OUT_DIR/bench_generate" 0.6B "$B" "$P" "$N" 1.0 14 2>&1 | tee "$LOG/wemask_sample_wemask.json"
+"./$OUT_DIR/bench_generate" 0.6B "$B" "$P" "$N" 1.0 -1 1 2>&1 | tee "$LOG/wemask_sample_graphs.json"
+"./$OUT_DIR/bench_generate" 0.6B "$B" "$P" "$N" 0.0 -1 1 2>&1 | tee "$LOG/wemask_greedy.json"
+"./$OUT_DIR/bench_generate" 0.6B "$B" "$P" "$N" 1.0 14 1 2>&1 | tee "$LOG/wemask_sample_wemask.json"
 python3 - "$LOG" <<'PY'
 import json, sys, pathlib
 d = pathlib.Path(sys.argv[1])
@@ -72,8 +73,11 @@ def load(name):
     except Exception:
         return None
 hf = load("hf_sample.json")
-rows = [("wemask, sample T=1", load("wemask_sample.json")), ("wemask, greedy", load("wemask_greedy.json")),
-        ("wemask, sample T=1, WeMask layers 14..27", load("wemask_sample_wemask.json")), ("HF generate, sample T=1", hf)]
+rows = [("wemask, sample T=1", load("wemask_sample.json")),
+        ("wemask, sample T=1, CUDA graphs", load("wemask_sample_graphs.json")),
+        ("wemask, greedy, CUDA graphs", load("wemask_greedy.json")),
+        ("wemask, sample T=1, WeMask layers 14..27, CUDA graphs", load("wemask_sample_wemask.json")),
+        ("HF generate, sample T=1", hf)]
 print(f"B={hf['batch'] if hf else '?'} prompts x {hf['prompt'] if hf else '?'} tokens -> {hf['new'] if hf else '?'} new tokens each")
 print("| engine | tokens/s | total s | vs HF | decode |")
 print("|---|---:|---:|---:|---|")

@@ -57,6 +57,12 @@ class CudaBackend final : public Backend {
                         const Tensor& slots, const Tensor& lengths, float scale) override;
   void sample_tokens(Tensor ids, Tensor logprobs, const Tensor& logits, const Tensor& uniforms,
                      float temperature) override;
+
+  bool begin_capture() override;
+  int64_t end_capture() override;
+  void abort_capture() override;
+  void replay_graph(int64_t graph) override;
+  void release_graph(int64_t graph) override;
 };
 
 }  // namespace wm::cuda
