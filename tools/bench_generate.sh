@@ -29,8 +29,10 @@ DEFS="-DWEMASK_HAVE_CUDA=1 -include $OUT_DIR/paths.h -DSPDLOG_HEADER_ONLY -DFMT_
 export CXXFLAGS="-std=c++20 -O2 -DNDEBUG $DEFS -I. -I.devcarry/include -I$CUDA/include -I$GTEST_SRC/include -I$GTEST_SRC $OMP -w"
 export NVFLAGS="-std=c++20 -O3 -DNDEBUG -DWEMASK_HAVE_CUDA=1 -I. --generate-code=arch=compute_$ARCH,code=[compute_$ARCH,sm_$ARCH] --expt-relaxed-constexpr --use_fast_math -lineinfo"
 export OUT_DIR CUDA
-compile() {
+compile() {  # src -> obj (kept when newer than the source and every header), prints errors
   local src="$1" obj="$OUT_DIR/obj/$(echo "$1" | tr '/' '_').o"
+  if [ "$obj" -nt "$src" ] && [ -z "$(find kernels model tests -newer "$obj" \( -name '*.h' -o -name '*.cuh' \) | head -1)" ]; then
+    echo "$obj"; return 0; fi
   case "$src" in
     *.cu) "$CUDA/bin/nvcc" $NVFLAGS -c "$src" -o "$obj" >&2 || { echo "FAILED $src" >&2; return 1; } ;;
     *) g++ $CXXFLAGS -c "$src" -o "$obj" >&2 || { echo "FAILED $src" >&2; return 1; } ;;
