@@ -6,8 +6,9 @@
 #           by transformers on the GPU (wemask's own random init runs on the host: too slow here)
 #   one     1 GPU:                 micro 4 x accumulation 4           = global 16 rows of 2048 tokens
 #   dp      2 GPUs, plain DP:      micro 4 x accumulation 2 x 2 ranks = global 16
-#   zero1   2 GPUs, ZeRO-1:        the same, AdamW state sharded (and the only run that checkpoints,
-#           to exercise the gather on GPUs)
+#   zero1   2 GPUs, ZeRO-1:        the same, AdamW state sharded (it also exports the HF folder at
+#           the end, which gathers the sharded master weights on the GPUs)
+#   fail    2 GPUs, a tiny model, rank 1 killed after step 3: rank 0's exit time and message
 # Same data order in the three runs (GSM8K chain-of-thought, packed rows, bf16). Prints tokens/s
 # per GPU (median over the steps after the first 3), scaling efficiency (per-GPU tokens/s of 2 GPUs
 # / 1 GPU), peak memory per GPU (nvidia-smi sampled every 200 ms) and the largest loss difference;
@@ -82,31 +83,63 @@ logging:
   every_steps: 5
 YAML
 
-# $1 name, $2 number of GPUs, the rest: --set overrides.
+# $1 name, $2 number of GPUs, $3 time limit (s), the rest: --set overrides. Runs write to /tmp (big);
+# metrics, logs and memory samples come back under $OUT/<name>.
 run_case() {
-  local name="$1" gpus="$2"; shift 2
-  local dir="$OUT/$name"
-  rm -rf "$dir"; mkdir -p "$dir"
+  local name="$1" gpus="$2" limit="$3"; shift 3
+  local dir="$OUT/$name" run="/tmp/wemask_dp_runs/$name"
+  rm -rf "$dir" "$run"; mkdir -p "$dir"
   nvidia-smi --query-gpu=index,memory.used --format=csv,noheader,nounits -lms 200 > "$dir/gpu_memory_mib.csv" &
   local smi=$! rc
   if [ "$gpus" = 1 ]; then
-    CUDA_VISIBLE_DEVICES=0 timeout --kill-after=10 150 "$WEMASK" train "$OUT/dp_1.7b.yaml" \
-      --set output_dir="$dir/run" "$@" > "$dir/train.log" 2>&1
+    CUDA_VISIBLE_DEVICES=0 timeout --kill-after=10 "$limit" "$WEMASK" train "$OUT/dp_1.7b.yaml" \
+      --set output_dir="$run" "$@" > "$dir/train.log" 2>&1
   else
-    MASTER_PORT=$((29500 + RANDOM % 1000)) timeout --kill-after=10 150 launch/run --gpus "$gpus" --bin "$WEMASK" \
-      "$OUT/dp_1.7b.yaml" --set output_dir="$dir/run" "$@" > "$dir/train.log" 2>&1
+    MASTER_PORT=$((29500 + RANDOM % 1000)) timeout --kill-after=10 "$limit" launch/run --gpus "$gpus" --bin "$WEMASK" \
+      "$OUT/dp_1.7b.yaml" --set output_dir="$run" "$@" > "$dir/train.log" 2>&1
   fi
   rc=$?
   kill "$smi" 2>/dev/null; wait "$smi" 2>/dev/null
-  cp "$dir/run/metrics.jsonl" "$dir/metrics.jsonl" 2>/dev/null
-  ls "$dir/run/checkpoints" 2>/dev/null | sed "s/^/$name checkpoint: /"
-  rm -rf "$dir/run/checkpoints"
-  echo "$name rc=$rc"; tail -4 "$dir/train.log"
+  cp "$run/metrics.jsonl" "$dir/metrics.jsonl" 2>/dev/null
+  ls "$run" "$run/final" 2>/dev/null | tr '\n' ' ' | sed "s/^/$name wrote: /"; echo
+  rm -rf "$run"
+  echo "$name rc=$rc"; grep -E "error|rank .* of|bucket|done:" "$dir/train.log" | head -8; tail -3 "$dir/train.log"
 }
 
-run_case one 1
-run_case dp 2
-run_case zero1 2 --set train.zero_stage=1 --set checkpoint.save_at_end=true
+# A rank dies on the GPUs: a tiny random model on 2 GPUs, rank 1 SIGKILLs itself after step 3's
+# update; rank 0 must stop within dist.timeout_s (10 s) naming rank 1 (NCCL abort path), and the
+# step-2 checkpoint must be complete. The ranks are started by hand: launch/run would stop rank 0.
+fail_case() {
+  local dir="$OUT/fail" run=/tmp/wemask_dp_runs/fail port=$((30600 + RANDOM % 1000))
+  rm -rf "$dir" "$run"; mkdir -p "$dir"
+  cat > "$dir/tiny.yaml" <<TINY
+model:
+  config: {vocab_size: 151936, hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2,
+           num_attention_heads: 4, num_key_value_heads: 2, head_dim: 64}
+data: {train_file: $DATA, tokenizer: $BUNDLE/assets/qwen3-tokenizer, format: prompt_response,
+       prompt_key: question, response_key: response, max_length: 512, max_examples: 200}
+train: {micro_batch_size: 1, global_batch_size: 2, max_steps: 10, precision: bf16, device: cuda}
+dist: {timeout_s: 10}
+checkpoint: {every_steps: 2, export_at_end: false}
+debug: {kill_at_step: 3, kill_rank: 1}
+TINY
+  local t0 r
+  t0=$(date +%s.%N)
+  for r in 0 1; do
+    ( RANK=$r LOCAL_RANK=$r WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port timeout --kill-after=5 60 \
+        "$WEMASK" train "$dir/tiny.yaml" --set output_dir="$run" > "$dir/rank$r.log" 2>&1
+      echo "fail: rank $r exit $? at $(python3 -c "import time; print(f'{time.time() - $t0:.1f}')") s" ) &
+  done
+  wait
+  grep -h "error" "$dir/rank0.log" | tail -2
+  echo "fail: complete checkpoints: $(ls "$run/checkpoints" 2>/dev/null | tr '\n' ' ')"
+  rm -rf "$run"
+}
+
+run_case one 1 130
+run_case dp 2 110
+run_case zero1 2 110 --set train.zero_stage=1 --set checkpoint.export_at_end=true
+fail_case 2>&1 | tee "$OUT/fail.txt"
 
 python3 - "$OUT" <<'PY' | tee "$OUT/summary.md"
 import json, statistics, sys, os

@@ -85,9 +85,10 @@ struct RankRun {
   std::vector<std::string> logs;
 };
 
-// Starts `world` ranks of `wemask train CONFIG ARGS` with a torchrun-style environment.
+// Starts `world` ranks of `wemask train CONFIG ARGS` with a torchrun-style environment. Ranks
+// still running `grace_s` after the first one ended are SIGKILLed (as a launcher would).
 RankRun run_ranks(int world, const fs::path& cfg, const std::vector<std::string>& args, const fs::path& dir,
-                  const std::string& tag) {
+                  const std::string& tag, double grace_s = 120) {
   const int port = free_port();
   const auto start = Clock::now();
   std::vector<pid_t> pids;
@@ -118,14 +119,22 @@ RankRun run_ranks(int world, const fs::path& cfg, const std::vector<std::string>
   RankRun run;
   run.codes.assign(world, -1);
   run.seconds.assign(world, 0);
-  for (int left = world; left > 0; --left) {
-    int status = 0;
-    pid_t done = waitpid(-1, &status, 0);
-    for (int r = 0; r < world; ++r)
-      if (pids[r] == done) {
-        run.codes[r] = exit_code(status);
-        run.seconds[r] = std::chrono::duration<double>(Clock::now() - start).count();
+  double first_end = -1;
+  for (int left = world; left > 0;) {
+    const double now = std::chrono::duration<double>(Clock::now() - start).count();
+    for (int r = 0; r < world; ++r) {
+      if (run.codes[r] != -1) continue;
+      int status = 0;
+      if (waitpid(pids[r], &status, WNOHANG) != pids[r]) {
+        if (first_end >= 0 && now - first_end > grace_s) kill(pids[r], SIGKILL);
+        continue;
       }
+      run.codes[r] = exit_code(status);
+      run.seconds[r] = now;
+      if (first_end < 0) first_end = now;
+      --left;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   for (const auto& l : logs) run.logs.push_back(slurp(l));
   return run;
@@ -303,6 +312,25 @@ TEST(DataParallel, ADeadRankStopsTheOthersInBoundedTimeAndTheLastCheckpointResum
   EXPECT_EQ(r0.codes[1], 1) << all_logs(r0);
   EXPECT_NE(r0.logs[1].find("rank 0"), std::string::npos) << r0.logs[1];
   EXPECT_LT(r0.seconds[1] - r0.seconds[0], 3.0 + 6.0);
+  fs::remove_all(dir);
+}
+
+// (c') Rank 1 hangs (sleeps forever after step 3's update): rank 0 exits within dist.timeout_s
+// naming rank 1, without waiting for the hung rank to hang up (a launcher then stops the rest).
+TEST(DataParallel, AHungRankStopsTheOthersInBoundedTime) {
+  if (!have_tokenizer()) GTEST_SKIP() << "run launch/fetch_assets.sh (needs " << kTokenizer << ")";
+  const fs::path dir = fresh_dir("hang");
+  const fs::path cfg = write_tiny_config(dir);
+  RankRun r = run_ranks(2, cfg,
+                        {"--set", "output_dir=" + (dir / "out").string(), "--set", "dist.timeout_s=3", "--set",
+                         "debug.hang_at_step=3", "--set", "debug.kill_rank=1"},
+                        dir, "hang", /*grace_s=*/5);
+  EXPECT_EQ(r.codes[0], 1) << all_logs(r);
+  EXPECT_EQ(r.codes[1], 128 + SIGKILL) << "rank 1 hangs until it is killed";
+  EXPECT_LT(r.seconds[0], 3.0 + 20.0) << all_logs(r);  // start-up + 3 steps + the timeout
+  EXPECT_NE(r.logs[0].find("rank 1 did not take part"), std::string::npos) << r.logs[0];
+  EXPECT_NE(r.logs[0].find("behind: rank 1"), std::string::npos) << r.logs[0];
+  EXPECT_EQ(latest_checkpoint(dir / "out"), checkpoint_dir(dir / "out", 2));
   fs::remove_all(dir);
 }
 

@@ -146,8 +146,10 @@ std::vector<KeySpec> sft_keys() {
                      "test hook: poison the loss of this step with NaN (0: off)"));
   k.push_back(ranged("debug.kill_at_step", VT::Int, i(0), 0, kBig,
                      "test hook: SIGKILL this process right after the update of this step (0: off)"));
+  k.push_back(ranged("debug.hang_at_step", VT::Int, i(0), 0, kBig,
+                     "test hook: this process stops responding (sleeps forever) after the update of this step (0: off)"));
   k.push_back(ranged("debug.kill_rank", VT::Int, i(-1), -1, 1 << 20,
-                     "test hook: only this rank obeys debug.kill_at_step (-1: every rank)"));
+                     "test hook: only this rank obeys debug.kill_at_step / debug.hang_at_step (-1: every rank)"));
   return k;
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -67,6 +68,7 @@ SftTrainer::SftTrainer(SftConfig config) : cfg_(std::move(config)), out_(cfg_.ou
   micro_per_rank_ = cfg_.global_batch_size / (cfg_.micro_batch_size * world);
   zero_stage_ = static_cast<int>(cfg_.resolved.get_int("train.zero_stage"));
   kill_rank_ = cfg_.resolved.get_int("debug.kill_rank");
+  hang_at_step_ = cfg_.resolved.get_int("debug.hang_at_step");
   save_at_end_ = cfg_.resolved.get_bool("checkpoint.save_at_end");
   if (is_root()) {
     fs::create_directories(out_);
@@ -380,8 +382,11 @@ void SftTrainer::run_steps(int64_t last, SftResult& result) {
       optimizer_->step(lr, clip_scale(grad_norm, cfg_.grad_clip));
       grad_sync_->gather_params();  // ZeRO-1: the other shards' new weights
     }
-    if (cfg_.kill_at_step == step && (kill_rank_ < 0 || kill_rank_ == dist_->rank()))
-      ::raise(SIGKILL);  // test hook: a crash after the update
+    if (kill_rank_ < 0 || kill_rank_ == dist_->rank()) {  // test hooks: a crash or a hang after the update
+      if (cfg_.kill_at_step == step) ::raise(SIGKILL);
+      if (hang_at_step_ == step)
+        for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+    }
     state_.step = step;
     state_.tokens_seen += tokens;
     ++steps_this_run;

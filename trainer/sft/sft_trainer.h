@@ -69,6 +69,7 @@ class SftTrainer {
   int zero_stage_ = 0;
   int64_t micro_per_rank_ = 1;  // micro-batches per rank and step
   int64_t kill_rank_ = -1;      // debug.kill_rank
+  int64_t hang_at_step_ = 0;    // debug.hang_at_step
   bool save_at_end_ = true;     // checkpoint.save_at_end
   Device device_ = Device::CPU;
   DType dtype_ = DType::F32;
