@@ -67,11 +67,10 @@ bool any_model_config_key_set(const config::ResolvedConfig& r) {
 
 }  // namespace
 
-SftConfig SftConfig::from_resolved(config::ResolvedConfig r) {
-  SftConfig c;
-  // model
+ModelSource read_model_keys(const config::ResolvedConfig& r) {
+  ModelSource m;
   if (r.is_set("model.path")) {
-    c.model_path = r.get_string("model.path");
+    m.path = r.get_string("model.path");
     if (any_model_config_key_set(r))
       throw ConfigError("keys 'model.path' and 'model.config' are exclusive: set one (load) or the other "
                         "(random init)");
@@ -79,9 +78,57 @@ SftConfig SftConfig::from_resolved(config::ResolvedConfig r) {
     if (!any_model_config_key_set(r))
       throw ConfigError("key 'model.path' is not set: give an HF model folder, or 'model.config' for a "
                         "random init");
-    c.random_init = random_init_config(r);
+    m.random_init = random_init_config(r);
   }
-  c.init_seed = r.get_int("model.init_seed");
+  m.init_seed = r.get_int("model.init_seed");
+  return m;
+}
+
+void read_optim_keys(const config::ResolvedConfig& r, double& lr, OptimizerOptions& optim, ScheduleOptions& schedule) {
+  lr = r.get_float("optim.lr");
+  auto betas = r.get_float_list("optim.betas");
+  optim.beta1 = betas[0];
+  optim.beta2 = betas[1];
+  optim.eps = r.get_float("optim.eps");
+  optim.weight_decay = r.get_float("optim.weight_decay");
+  optim.no_decay_norms_and_embeddings = r.get_bool("optim.no_decay_norms_and_embeddings");
+  schedule.kind = parse_schedule_kind(r.get_string("schedule.type"));
+  schedule.peak_lr = lr;
+  schedule.min_lr = r.get_float("schedule.min_lr");
+  if (schedule.min_lr > lr)
+    throw ConfigError(fmt::format("key 'schedule.min_lr': value {} is larger than optim.lr {}", schedule.min_lr, lr));
+  schedule.warmup_steps = r.get_int("schedule.warmup_steps");
+  schedule.warmup_ratio = r.get_float("schedule.warmup_ratio");
+}
+
+WeMaskOptions read_wemask_keys(const config::ResolvedConfig& r, const std::optional<Qwen3Config>& random_init) {
+  WeMaskOptions w;
+  w.enabled = r.get_bool("wemask.enabled");
+  if (r.get_choice("wemask.me_layer").empty()) w.me_layer = r.get_int("wemask.me_layer");
+  w.layers_mode = r.get_choice("wemask.layers");
+  if (w.layers_mode.empty()) w.layers = r.get_int_list("wemask.layers");
+  w.mask_rate = r.get_float("wemask.mask_rate");
+  w.gamma = r.get_float("wemask.gamma");
+  w.select = r.get_string("wemask.select");
+  w.tokens = r.get_string("wemask.tokens");
+  if (random_init && w.enabled) {
+    const int64_t layers = random_init->num_hidden_layers;
+    if (w.me_layer && *w.me_layer >= layers)
+      throw ConfigError(fmt::format("key 'wemask.me_layer': value {} is out of range [0, {}]", *w.me_layer, layers - 1));
+    for (auto l : w.layers)
+      if (l >= layers)
+        throw ConfigError(fmt::format("key 'wemask.layers': layer {} is out of range [0, {}]", l, layers - 1));
+  }
+  return w;
+}
+
+SftConfig SftConfig::from_resolved(config::ResolvedConfig r) {
+  SftConfig c;
+  // model
+  ModelSource model = read_model_keys(r);
+  c.model_path = model.path;
+  c.random_init = model.random_init;
+  c.init_seed = model.init_seed;
   // data
   if (!r.is_set("data.train_file")) throw ConfigError("key 'data.train_file' is required");
   c.train_file = r.get_string("data.train_file");
@@ -115,23 +162,7 @@ SftConfig SftConfig::from_resolved(config::ResolvedConfig r) {
   c.device = r.get_string("train.device");
   c.on_nonfinite = r.get_string("train.on_nonfinite");
   c.threads = r.get_int("train.threads");
-  // optimizer
-  c.lr = r.get_float("optim.lr");
-  auto betas = r.get_float_list("optim.betas");
-  c.optim.beta1 = betas[0];
-  c.optim.beta2 = betas[1];
-  c.optim.eps = r.get_float("optim.eps");
-  c.optim.weight_decay = r.get_float("optim.weight_decay");
-  c.optim.no_decay_norms_and_embeddings = r.get_bool("optim.no_decay_norms_and_embeddings");
-  // schedule
-  c.schedule.kind = parse_schedule_kind(r.get_string("schedule.type"));
-  c.schedule.peak_lr = c.lr;
-  c.schedule.min_lr = r.get_float("schedule.min_lr");
-  if (c.schedule.min_lr > c.lr)
-    throw ConfigError(fmt::format("key 'schedule.min_lr': value {} is larger than optim.lr {}",
-                                  c.schedule.min_lr, c.lr));
-  c.schedule.warmup_steps = r.get_int("schedule.warmup_steps");
-  c.schedule.warmup_ratio = r.get_float("schedule.warmup_ratio");
+  read_optim_keys(r, c.lr, c.optim, c.schedule);
   // eval / checkpoints
   c.eval_every = r.get_int("eval.every_steps");
   c.eval_max_batches = r.get_int("eval.max_batches");
@@ -143,24 +174,7 @@ SftConfig SftConfig::from_resolved(config::ResolvedConfig r) {
   c.export_at_end = r.get_bool("checkpoint.export_at_end");
   c.output_dir = r.get_string("output_dir");
   if (c.output_dir.empty()) throw ConfigError("key 'output_dir': value '' is empty");
-  // wemask
-  c.wemask.enabled = r.get_bool("wemask.enabled");
-  if (r.get_choice("wemask.me_layer").empty()) c.wemask.me_layer = r.get_int("wemask.me_layer");
-  c.wemask.layers_mode = r.get_choice("wemask.layers");
-  if (c.wemask.layers_mode.empty()) c.wemask.layers = r.get_int_list("wemask.layers");
-  c.wemask.mask_rate = r.get_float("wemask.mask_rate");
-  c.wemask.gamma = r.get_float("wemask.gamma");
-  c.wemask.select = r.get_string("wemask.select");
-  c.wemask.tokens = r.get_string("wemask.tokens");
-  if (c.random_init && c.wemask.enabled) {
-    const int64_t layers = c.random_init->num_hidden_layers;
-    if (c.wemask.me_layer && *c.wemask.me_layer >= layers)
-      throw ConfigError(fmt::format("key 'wemask.me_layer': value {} is out of range [0, {}]",
-                                    *c.wemask.me_layer, layers - 1));
-    for (auto l : c.wemask.layers)
-      if (l >= layers)
-        throw ConfigError(fmt::format("key 'wemask.layers': layer {} is out of range [0, {}]", l, layers - 1));
-  }
+  c.wemask = read_wemask_keys(r, c.random_init);
   // logging
   c.log_level = r.get_string("logging.level");
   c.log_every = r.get_int("logging.every_steps");

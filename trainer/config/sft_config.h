@@ -27,6 +27,18 @@ struct WeMaskOptions {
   std::vector<int64_t> resolve_layers(int64_t me_layer_index, int64_t num_layers) const;
 };
 
+// Sections shared with other trainers (rl/grpo_config): each reads its keys of a resolved config
+// whose schema has the same keys as the train schema's model.*, wemask.*, optim.* and schedule.*.
+struct ModelSource {
+  std::string path;                        // empty: random init
+  std::optional<Qwen3Config> random_init;  // set when path is empty
+  int64_t init_seed = 0;
+};
+ModelSource read_model_keys(const config::ResolvedConfig& r);
+WeMaskOptions read_wemask_keys(const config::ResolvedConfig& r, const std::optional<Qwen3Config>& random_init);
+// Fills lr, optim and schedule (schedule.peak_lr = lr).
+void read_optim_keys(const config::ResolvedConfig& r, double& lr, OptimizerOptions& optim, ScheduleOptions& schedule);
+
 struct SftConfig {
   config::ResolvedConfig resolved;
 

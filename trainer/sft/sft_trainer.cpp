@@ -14,13 +14,13 @@
 #endif
 
 #include "kernels/ops.h"
-#include "model/analysis/me_probe.h"
 #include "model/pretrained.h"
 #include "trainer/checkpoint/atomic_dir.h"
 #include "trainer/checkpoint/checkpoint_export.h"
 #include "trainer/metrics/progress.h"
 #include "trainer/sft/micro_batches.h"
 #include "trainer/sft/random_init.h"
+#include "trainer/sft/wemask_setup.h"
 
 namespace wm {
 
@@ -198,29 +198,7 @@ void SftTrainer::build_model() {
   pad_id_ = eos && *eos < mc.vocab_size ? *eos : 0;
 }
 
-void SftTrainer::resolve_wemask() {
-  if (!cfg_.wemask.enabled) return;
-  const Qwen3Config& mc = model_->config();
-  int64_t me = 0;
-  if (cfg_.wemask.me_layer) {
-    me = *cfg_.wemask.me_layer;
-  } else {
-    spdlog::info("wemask: me_layer auto: probing {} training documents", calibration_docs_.size());
-    auto detection = analysis::detect_me_layer(*model_, calibration_docs_);
-    me = detection.me_layer;
-    spdlog::info("wemask: detected ME layer {} ({})", me, detection.reason);
-  }
-  WeMaskSpec spec;
-  spec.enabled = true;
-  for (auto l : cfg_.wemask.resolve_layers(me, mc.num_hidden_layers)) spec.layers.push_back(static_cast<int>(l));
-  spec.mask_rate = cfg_.wemask.mask_rate;
-  spec.gamma = cfg_.wemask.gamma;
-  spec.select = parse_wemask_select(cfg_.wemask.select);
-  spec.validate(static_cast<int>(mc.num_hidden_layers), mc.hidden_size);
-  model_->wemask() = WeMask(spec, static_cast<int>(mc.num_hidden_layers), mc.hidden_size, device_);
-  spdlog::info("wemask: ME layer {}, {} masked layer(s), {} dims, gamma {}", me, spec.layers.size(),
-               spec.num_dims(mc.hidden_size), spec.gamma);
-}
+void SftTrainer::resolve_wemask() { install_wemask(*model_, cfg_.wemask, calibration_docs_); }
 
 void SftTrainer::restore(const fs::path& dir) {
   LoadedCheckpoint ck(dir);
