@@ -27,6 +27,7 @@ const std::vector<Command>& commands() {
       {"train", "supervised fine-tuning from a YAML config (wemask train CONFIG.yaml --set k=v)", cmd_train},
       {"analyze", "massive-activation analysis: ME layer, massive dims, report + figures", cmd_analyze},
       {"eval", "GSM8K / MATH-500 accuracy of a model folder (greedy or sampled; --set wemask.*)", cmd_eval},
+      {"grpo", "GRPO reinforcement learning with rule-based rewards (wemask grpo CONFIG.yaml --set k=v)", cmd_grpo},
       {"generate", "generate text from a model folder with the KV-cache engine (--prompt / --prompts, --chat)", cmd_generate},
   };
   return table;

@@ -26,6 +26,7 @@ int cmd_plot(std::span<const std::string> args);
 int cmd_train(std::span<const std::string> args);
 int cmd_analyze(std::span<const std::string> args);
 int cmd_eval(std::span<const std::string> args);
+int cmd_grpo(std::span<const std::string> args);
 int cmd_generate(std::span<const std::string> args);
 
 }  // namespace wm
