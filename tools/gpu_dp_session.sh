@@ -36,7 +36,8 @@ import sys, torch
 from transformers import Qwen3Config, Qwen3ForCausalLM
 cfg = Qwen3Config(vocab_size=151936, hidden_size=2048, intermediate_size=6144, num_hidden_layers=28,
                   num_attention_heads=16, num_key_value_heads=8, head_dim=128, tie_word_embeddings=True,
-                  max_position_embeddings=40960, rope_theta=1000000.0, rms_norm_eps=1e-6)
+                  max_position_embeddings=40960, rope_theta=1000000.0, rms_norm_eps=1e-6,
+                  use_sliding_window=False)
 torch.manual_seed(0)
 with torch.device("cuda"):
     model = Qwen3ForCausalLM(cfg).to(torch.bfloat16)

@@ -1,5 +1,6 @@
 #include "trainer/dist/dist_context.h"
 
+#include <algorithm>
 #include <exception>
 #include <stdexcept>
 
@@ -49,7 +50,11 @@ void DistContext::all_reduce(std::vector<double>& values) {
   OwnedTensor host({n}, DType::F64);
   for (int64_t i = 0; i < n; ++i) host.ptr<double>()[i] = values[static_cast<size_t>(i)];
   if (device_ == Device::CUDA) {
-    OwnedTensor dev({n}, DType::F64, Device::CUDA);
+    // A persistent device buffer: a cudaFree per call would synchronise the whole device.
+    if (!device_scratch_ || device_scratch_->t().numel() < n)
+      device_scratch_ = std::make_unique<OwnedTensor>(std::vector<int64_t>{std::max<int64_t>(n, 16)}, DType::F64,
+                                                      Device::CUDA);
+    Tensor dev = device_scratch_->t().slice(0, n);
     ops::copy(dev, host);
     comm_->all_reduce_sum(dev);
     comm_->synchronize();  // bounded

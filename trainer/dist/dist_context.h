@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/buffer.h"
 #include "trainer/dist/communicator.h"
 #include "trainer/dist/tcp_store.h"
 
@@ -46,6 +47,7 @@ class DistContext {
   Device device_ = Device::CPU;
   std::unique_ptr<TcpStore> store_;
   std::unique_ptr<Communicator> comm_;  // after store_: destroyed first
+  std::unique_ptr<OwnedTensor> device_scratch_;  // all_reduce on the GPU
 };
 
 }  // namespace wm::dist

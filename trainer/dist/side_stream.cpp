@@ -22,10 +22,12 @@ void check(cudaError_t e, const char* what) {
 void select_local_cuda_device(int local_rank) {
   int count = 0;
   check(cudaGetDeviceCount(&count), "cudaGetDeviceCount");
-  if (local_rank < 0 || local_rank >= count)
-    throw std::runtime_error("LOCAL_RANK " + std::to_string(local_rank) + " has no GPU: this node has " +
+  // One visible GPU (e.g. srun --gpus-per-task=1 sets CUDA_VISIBLE_DEVICES per rank): use it.
+  const int device = count == 1 ? 0 : local_rank;
+  if (device < 0 || device >= count)
+    throw std::runtime_error("LOCAL_RANK " + std::to_string(local_rank) + " has no GPU: this node shows " +
                              std::to_string(count) + " (start at most one rank per GPU)");
-  check(cudaSetDevice(local_rank), "cudaSetDevice");
+  check(cudaSetDevice(device), "cudaSetDevice");
 }
 
 SideStream::SideStream(Device device) {

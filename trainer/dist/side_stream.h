@@ -6,8 +6,8 @@
 
 namespace wm::dist {
 
-// cudaSetDevice(local_rank); must run before the first CUDA op of the process. Throws naming the
-// rank when the node has fewer GPUs.
+// cudaSetDevice(local_rank) (or the only visible GPU); must run before the first CUDA op of the
+// process. Throws naming the rank when the node shows fewer GPUs.
 void select_local_cuda_device(int local_rank);
 
 class SideStream {
