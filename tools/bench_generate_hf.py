@@ -3,7 +3,7 @@
 
 Random weights of a Qwen3 shape (default 0.6B: hidden 1024, intermediate 3072, 28 layers, 16/8
 heads, head_dim 128, vocab 151936, tied), bf16, sdpa attention, B prompts of P random tokens,
-exactly N new tokens each (no eos: min_new_tokens = max_new_tokens), sampling at temperature 1
+exactly N new tokens each (eos_token_id None: no early stop; the JSON reports the count), sampling at temperature 1
 (top_k 0, top_p 1) or greedy. Prints one JSON line.
   python3 tools/bench_generate_hf.py [--batch 64] [--prompt 256] [--new 256] [--greedy]
 """
@@ -43,10 +43,10 @@ def main():
     else:
         kw.update(do_sample=True, temperature=1.0, top_k=0, top_p=1.0)
     with torch.inference_mode():
-        model.generate(ids, max_new_tokens=8, min_new_tokens=8, **kw)  # warm-up
+        model.generate(ids, max_new_tokens=8, **kw)  # warm-up
         torch.cuda.synchronize()
         t0 = time.perf_counter()
-        out = model.generate(ids, max_new_tokens=a.new, min_new_tokens=a.new, **kw)
+        out = model.generate(ids, max_new_tokens=a.new, **kw)
         torch.cuda.synchronize()
         dt = time.perf_counter() - t0
     generated = (out.shape[1] - a.prompt) * a.batch
