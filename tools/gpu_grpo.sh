@@ -3,7 +3,7 @@
 # configs/qwen3_0.6b_shape_grpo.yaml (random 0.6B shape, real tokenizer, GSM8K prompts, WeMask on),
 # then the mean rollout / training tokens/s over steps 2..20 (step 1 includes warm-up).
 # GPU call: run(command="bash tools/gpu_grpo.sh", carry=[".devcarry/bundle"])
-# Env: OUT (default out/gpu_grpo), extra args are passed to wemask grpo (e.g. --set train.max_steps=5).
+# Env: OUT (default out/gpu_grpo), WEMASK_GRPO_TIMEOUT (360 s; the summary covers the steps done); extra args are passed to wemask grpo (e.g. --set train.max_steps=5).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUNDLE="$PWD/.devcarry/bundle"
@@ -12,7 +12,7 @@ mkdir -p "$OUT"
 # shellcheck source=/dev/null
 source "$BUNDLE/env.sh"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
-"$BUNDLE/bin/wemask" grpo configs/qwen3_0.6b_shape_grpo.yaml \
+timeout "${WEMASK_GRPO_TIMEOUT:-360}" "$BUNDLE/bin/wemask" grpo configs/qwen3_0.6b_shape_grpo.yaml \
   --set data.tokenizer="$BUNDLE/assets/qwen3-tokenizer" --set output_dir="$OUT/run" "$@" 2>&1 | tee "$OUT/grpo.log"
 rc=${PIPESTATUS[0]}
 python3 - "$OUT/run/metrics.jsonl" <<'PY' | tee "$OUT/summary.txt"
