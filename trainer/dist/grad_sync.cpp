@@ -65,6 +65,12 @@ GradSync::GradSync(DistContext& dist, Qwen3Model& model, GradSyncOptions options
 
 GradSync::~GradSync() { model_.set_layer_grads_ready(nullptr); }
 
+std::vector<std::pair<FlatRange, int>> GradSync::buckets() const {
+  std::vector<std::pair<FlatRange, int>> out;
+  for (const auto& b : buckets_) out.emplace_back(b.range, b.trigger_layer);
+  return out;
+}
+
 void GradSync::begin_micro(int64_t index) {
   in_last_micro_ = index == o_.micro_batches - 1;
   if (index == 0 || o_.exact_accumulation) ops::zero(grads_);

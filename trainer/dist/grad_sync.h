@@ -53,7 +53,8 @@ class GradSync {
 
   // The range of the flat buffers this rank's optimizer updates (all of it without ZeRO).
   FlatRange shard() const { return shard_; }
-  int64_t bucket_count() const { return static_cast<int64_t>(buckets_.size()); }
+  // Plain DP buckets in launch order: (range, layer whose callback launches it; -1: after the backward).
+  std::vector<std::pair<FlatRange, int>> buckets() const;
 
   // Around micro-batch `index` (0-based) of a step: before its forward, after its backward. After
   // the last one, the gradients of shard() hold the sum over ranks and micro-batches.
