@@ -11,16 +11,18 @@
 #   fail    2 GPUs, a tiny model, rank 1 killed after step 3: rank 0's exit time and message
 # Same data order in the three runs (GSM8K chain-of-thought, packed rows, bf16). Prints tokens/s
 # per GPU (median over the steps after the first 3), scaling efficiency (per-GPU tokens/s of 2 GPUs
-# / 1 GPU), peak memory per GPU (nvidia-smi sampled every 200 ms) and the largest loss difference;
-# writes each run's metrics.jsonl and the overlay loss_overlay.svg (`wemask plot A B C`) to $OUT.
+# / 1 GPU), peak memory per GPU (nvidia-smi sampled every 200 ms) and the largest loss difference.
+# Everything is written under $WORK; $OUT gets 6 files (the device tool returns at most 8):
+# summary.md, loss_overlay.svg (`wemask plot A B C`), {one,dp,zero1}_metrics.jsonl, logs.tar.gz.
 # GPU call: run(kind="nvidia-h200-x2", command="bash tools/gpu_dp_session.sh", carry=[".devcarry/bundle"])
 # Env: WEMASK_DP_STEPS (20), OUT (default out/gpu_dp), WEMASK_BUNDLE (default .devcarry/bundle).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUNDLE="$(cd "${WEMASK_BUNDLE:-.devcarry/bundle}" && pwd)"
 OUT="${OUT:-$PWD/out/gpu_dp}"
+WORK=/tmp/wemask_dp_work
 STEPS="${WEMASK_DP_STEPS:-20}"
-mkdir -p "$OUT"
+mkdir -p "$OUT"; rm -rf "$WORK"; mkdir -p "$WORK"
 # shellcheck source=/dev/null
 source "$BUNDLE/env.sh"
 WEMASK="$BUNDLE/bin/wemask"
@@ -48,7 +50,7 @@ echo "model written in $(( $(date +%s) - t0 )) s"
 
 DATA="$BUNDLE/data/gsm8k_train.jsonl"
 [ -f "$DATA" ] || DATA=data/samples/gsm8k_train_500.jsonl
-cat > "$OUT/dp_1.7b.yaml" <<YAML
+cat > "$WORK/dp_1.7b.yaml" <<YAML
 model:
   path: $MODEL
 data:
@@ -85,19 +87,19 @@ logging:
 YAML
 
 # $1 name, $2 number of GPUs, $3 time limit (s), the rest: --set overrides. Runs write to /tmp (big);
-# metrics, logs and memory samples come back under $OUT/<name>.
+# metrics, logs and memory samples stay under $WORK/<name>.
 run_case() {
   local name="$1" gpus="$2" limit="$3"; shift 3
-  local dir="$OUT/$name" run="/tmp/wemask_dp_runs/$name"
+  local dir="$WORK/$name" run="/tmp/wemask_dp_runs/$name"
   rm -rf "$dir" "$run"; mkdir -p "$dir"
   nvidia-smi --query-gpu=index,memory.used --format=csv,noheader,nounits -lms 200 > "$dir/gpu_memory_mib.csv" &
   local smi=$! rc
   if [ "$gpus" = 1 ]; then
-    CUDA_VISIBLE_DEVICES=0 timeout --kill-after=10 "$limit" "$WEMASK" train "$OUT/dp_1.7b.yaml" \
+    CUDA_VISIBLE_DEVICES=0 timeout --kill-after=10 "$limit" "$WEMASK" train "$WORK/dp_1.7b.yaml" \
       --set output_dir="$run" "$@" > "$dir/train.log" 2>&1
   else
     MASTER_PORT=$((29500 + RANDOM % 1000)) timeout --kill-after=10 "$limit" launch/run --gpus "$gpus" --bin "$WEMASK" \
-      "$OUT/dp_1.7b.yaml" --set output_dir="$run" "$@" > "$dir/train.log" 2>&1
+      "$WORK/dp_1.7b.yaml" --set output_dir="$run" "$@" > "$dir/train.log" 2>&1
   fi
   rc=$?
   kill "$smi" 2>/dev/null; wait "$smi" 2>/dev/null
@@ -111,7 +113,7 @@ run_case() {
 # update; rank 0 must stop within dist.timeout_s (10 s) naming rank 1 (NCCL abort path), and the
 # step-2 checkpoint must be complete. The ranks are started by hand: launch/run would stop rank 0.
 fail_case() {
-  local dir="$OUT/fail" run=/tmp/wemask_dp_runs/fail port=$((30600 + RANDOM % 1000))
+  local dir="$WORK/fail" run=/tmp/wemask_dp_runs/fail port=$((30600 + RANDOM % 1000))
   rm -rf "$dir" "$run"; mkdir -p "$dir"
   cat > "$dir/tiny.yaml" <<TINY
 model:
@@ -140,9 +142,9 @@ TINY
 run_case one 1 130
 run_case dp 2 110
 run_case zero1 2 110 --set train.zero_stage=1 --set checkpoint.export_at_end=true
-fail_case 2>&1 | tee "$OUT/fail.txt"
+fail_case 2>&1 | tee "$WORK/fail.txt"
 
-python3 - "$OUT" <<'PY' | tee "$OUT/summary.md"
+python3 - "$WORK" <<'PY' | tee "$WORK/summary.md"
 import json, statistics, sys, os
 out = sys.argv[1]
 def load(name):
@@ -184,9 +186,17 @@ if runs["dp"] and runs["zero1"]:
 PY
 
 files=(); labels=()
-for n in one dp zero1; do [ -f "$OUT/$n/metrics.jsonl" ] && files+=("$OUT/$n/metrics.jsonl") && labels+=("$n"); done
-if [ ${#files[@]} -gt 0 ]; then
+for n in one dp zero1; do
+  if [ -f "$WORK/$n/metrics.jsonl" ]; then
+    files+=("$WORK/$n/metrics.jsonl"); labels+=("$n"); cp "$WORK/$n/metrics.jsonl" "$OUT/${n}_metrics.jsonl"
+  fi
+done
+if [ ${#files[@]} -gt 1 ]; then
   "$WEMASK" plot "${files[@]}" --labels "$(IFS=,; echo "${labels[*]}")" --title "1.7B shape, 1 vs 2 GPUs" \
     --output "$OUT/loss_overlay.svg"
 fi
+cat "$WORK/fail.txt" >> "$WORK/summary.md"
+cp "$WORK/summary.md" "$OUT/summary.md"
+tar -C "$WORK" -czf "$OUT/logs.tar.gz" .
+ls -la "$OUT"
 rm -rf "$MODEL"
