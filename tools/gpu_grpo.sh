@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 BUNDLE="$PWD/.devcarry/bundle"
 OUT="${OUT:-$PWD/out/gpu_grpo}"
 mkdir -p "$OUT"
+if [ ! -d "$BUNDLE/bin" ]; then tar -C "$BUNDLE" -xJf "$BUNDLE/payload.tar.xz" || { echo "cannot unpack the bundle"; exit 2; }; fi
 # shellcheck source=/dev/null
 source "$BUNDLE/env.sh"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
