@@ -3,20 +3,24 @@
 # configs/qwen3_0.6b_shape_grpo.yaml (random 0.6B shape, real tokenizer, GSM8K prompts, WeMask on),
 # then the mean rollout / training tokens/s over steps 2..20 (step 1 includes warm-up).
 # GPU call: run(command="bash tools/gpu_grpo.sh", carry=[".devcarry/bundle"])
-# Env: OUT (default out/gpu_grpo), WEMASK_GRPO_TIMEOUT (360 s; the summary covers the steps done); extra args are passed to wemask grpo (e.g. --set train.max_steps=5).
+# Env: OUT (default out/gpu_grpo; the run itself goes to out/gpu_grpo_run), WEMASK_GRPO_TIMEOUT (360 s; the summary covers the steps done); extra args are passed to wemask grpo (e.g. --set train.max_steps=5).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUNDLE="$PWD/.devcarry/bundle"
 OUT="${OUT:-$PWD/out/gpu_grpo}"
+RUN="$PWD/out/gpu_grpo_run"  # checkpoints (GBs) stay out of $OUT; metrics are copied there
 mkdir -p "$OUT"
 if [ ! -d "$BUNDLE/bin" ]; then tar -C "$BUNDLE" -xJf "$BUNDLE/payload.tar.xz" || { echo "cannot unpack the bundle"; exit 2; }; fi
 # shellcheck source=/dev/null
 source "$BUNDLE/env.sh"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
 timeout "${WEMASK_GRPO_TIMEOUT:-360}" "$BUNDLE/bin/wemask" grpo configs/qwen3_0.6b_shape_grpo.yaml \
-  --set data.tokenizer="$BUNDLE/assets/qwen3-tokenizer" --set output_dir="$OUT/run" "$@" 2>&1 | tee "$OUT/grpo.log"
+  --set data.tokenizer="$BUNDLE/assets/qwen3-tokenizer" --set output_dir="$RUN" "$@" 2>&1 | tee "$OUT/grpo.log"
 rc=${PIPESTATUS[0]}
-python3 - "$OUT/run/metrics.jsonl" <<'PY' | tee "$OUT/summary.txt"
+cp "$RUN/metrics.jsonl" "$RUN/config.yaml" "$OUT/" 2>/dev/null
+ls -la "$RUN/checkpoints" 2>/dev/null | tee "$OUT/checkpoints.txt"
+[ -f "$OUT/metrics.jsonl" ] || { echo "no metrics written (rc $rc)"; exit "$rc"; }
+python3 - "$OUT/metrics.jsonl" <<'PY' | tee "$OUT/summary.txt"
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 print(f"steps completed: {len(rows)}")
