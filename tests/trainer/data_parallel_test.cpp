@@ -88,13 +88,17 @@ struct RankRun {
 // Starts `world` ranks of `wemask train CONFIG ARGS` with a torchrun-style environment. Ranks
 // still running `grace_s` after the first one ended are SIGKILLed (as a launcher would).
 RankRun run_ranks(int world, const fs::path& cfg, const std::vector<std::string>& args, const fs::path& dir,
-                  const std::string& tag, double grace_s = 120) {
+                  const std::string& tag, double grace_s = 120, int absent_rank = -1) {
   const int port = free_port();
   const auto start = Clock::now();
   std::vector<pid_t> pids;
   std::vector<fs::path> logs;
   for (int r = 0; r < world; ++r) {
     logs.push_back(dir / (tag + "_rank" + std::to_string(r) + ".log"));
+    if (r == absent_rank) {  // never started: counts as done
+      pids.push_back(-1);
+      continue;
+    }
     pid_t pid = fork();
     if (pid == 0) {
       FILE* out = std::freopen(logs.back().c_str(), "w", stdout);
@@ -120,7 +124,12 @@ RankRun run_ranks(int world, const fs::path& cfg, const std::vector<std::string>
   run.codes.assign(world, -1);
   run.seconds.assign(world, 0);
   double first_end = -1;
-  for (int left = world; left > 0;) {
+  int left = world;
+  if (absent_rank >= 0) {
+    run.codes[absent_rank] = 0;
+    --left;
+  }
+  while (left > 0) {
     const double now = std::chrono::duration<double>(Clock::now() - start).count();
     for (int r = 0; r < world; ++r) {
       if (run.codes[r] != -1) continue;
@@ -331,6 +340,19 @@ TEST(DataParallel, AHungRankStopsTheOthersInBoundedTime) {
   EXPECT_NE(r.logs[0].find("rank 1 did not take part"), std::string::npos) << r.logs[0];
   EXPECT_NE(r.logs[0].find("behind: rank 1"), std::string::npos) << r.logs[0];
   EXPECT_EQ(latest_checkpoint(dir / "out"), checkpoint_dir(dir / "out", 2));
+  fs::remove_all(dir);
+}
+
+// A rank that never starts: rank 0 gives up within dist.timeout_s, naming it.
+TEST(DataParallel, ARankThatNeverStartsIsNamed) {
+  if (!have_tokenizer()) GTEST_SKIP() << "run launch/fetch_assets.sh (needs " << kTokenizer << ")";
+  const fs::path dir = fresh_dir("absent");
+  const fs::path cfg = write_tiny_config(dir);
+  RankRun r = run_ranks(2, cfg, {"--set", "output_dir=" + (dir / "out").string(), "--set", "dist.timeout_s=2"}, dir,
+                        "absent", 120, /*absent_rank=*/1);
+  EXPECT_EQ(r.codes[0], 1) << all_logs(r);
+  EXPECT_LT(r.seconds[0], 2.0 + 15.0);
+  EXPECT_NE(r.logs[0].find("rank 1 did not start"), std::string::npos) << r.logs[0];
   fs::remove_all(dir);
 }
 

@@ -34,6 +34,17 @@ std::unique_ptr<DistContext> DistContext::from_environment(Device device, std::c
   spdlog::info("data parallel: rank {} of {} (local rank {}), store {}:{}, timeout {} s", env.rank, env.world_size,
                env.local_rank, env.master_addr, env.master_port, timeout.count() / 1000.0);
   c->store_ = std::make_unique<TcpStore>(env.master_addr, env.master_port, env.rank, timeout);
+  // Check-in through the store first (bounded, naming a missing rank): NCCL's own initialisation
+  // would wait for a rank that never comes without a bound.
+  c->store_->set(fmt::format("ready/{}", env.rank), "1");
+  for (int r = 0; r < env.world_size; ++r) {
+    try {
+      c->store_->get(fmt::format("ready/{}", r));
+    } catch (const std::exception& e) {
+      throw std::runtime_error(fmt::format("rank {}: rank {} did not start within {} s ({})", env.rank, r,
+                                           timeout.count() / 1000.0, e.what()));
+    }
+  }
   c->comm_ = device == Device::CUDA ? make_nccl_communicator(*c->store_, env.rank, env.world_size, timeout)
                                     : make_cpu_communicator(*c->store_, env.rank, env.world_size);
   c->comm_->barrier();  // everyone is here
