@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -201,10 +202,10 @@ void expect_same_state(const fs::path& a, const fs::path& b) {
   for (const char* f : {"master.bin", "adam_m.bin", "adam_v.bin"}) EXPECT_EQ(fa[f], fb[f]) << f << ": " << a << " vs " << b;
 }
 
-std::vector<double> losses(const fs::path& metrics) {
+std::vector<double> losses(const fs::path& metrics, const char* key = "loss") {
   std::vector<double> out;
   for (const auto& r : read_metrics(metrics.string()))
-    if (r.contains("loss")) out.push_back(r["loss"].get<double>());
+    if (r.contains(key)) out.push_back(r[key].get<double>());
   return out;
 }
 
@@ -233,8 +234,14 @@ TEST(DataParallel, TwoRanksMatchOneProcessAndZeroOneMatchesPlain) {
   const fs::path dir = fresh_dir("equal");
   const fs::path cfg = write_tiny_config(dir);
   const fs::path one = dir / "one", two = dir / "two", zero = dir / "zero";
-  ASSERT_EQ(run_single(cfg, "--set output_dir=" + one.string(), dir / "one.log"), 0) << slurp(dir / "one.log");
-  RankRun dp = run_ranks(2, cfg, {"--set", "output_dir=" + two.string()}, dir, "two");
+  // Validation every 2 steps (sharded over the ranks in DP, sums all-reduced).
+  const std::string eval = "data.valid_file=" + (dir / "train.jsonl").string();
+  ASSERT_EQ(run_single(cfg, "--set output_dir=" + one.string() + " --set " + eval + " --set eval.every_steps=2",
+                       dir / "one.log"),
+            0)
+      << slurp(dir / "one.log");
+  RankRun dp = run_ranks(2, cfg, {"--set", "output_dir=" + two.string(), "--set", eval, "--set", "eval.every_steps=2"},
+                         dir, "two");
   ASSERT_EQ(dp.codes, (std::vector<int>{0, 0})) << all_logs(dp);
   RankRun z = run_ranks(2, cfg, {"--set", "output_dir=" + zero.string(), "--set", "train.zero_stage=1"}, dir, "zero");
   ASSERT_EQ(z.codes, (std::vector<int>{0, 0})) << all_logs(z);
@@ -248,6 +255,10 @@ TEST(DataParallel, TwoRanksMatchOneProcessAndZeroOneMatchesPlain) {
   ASSERT_EQ(l1.size(), 4u);
   EXPECT_EQ(l1, l2);
   EXPECT_EQ(l2, lz);
+  const auto e1 = losses(one / "metrics.jsonl", "eval_loss"), e2 = losses(two / "metrics.jsonl", "eval_loss");
+  ASSERT_EQ(e1.size(), 2u);
+  ASSERT_EQ(e2.size(), 2u);
+  for (size_t i = 0; i < e1.size(); ++i) EXPECT_NEAR(e1[i], e2[i], 1e-9 * std::abs(e1[i]));
   EXPECT_FALSE(fs::exists(two / "metrics.jsonl") && fs::file_size(two / "metrics.jsonl") == 0);
   // Training moved the weights (the comparison is not vacuous).
   LoadedCheckpoint a(checkpoint_dir(one, 4)), b(checkpoint_dir(one, 2));
