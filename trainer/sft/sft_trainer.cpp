@@ -102,8 +102,8 @@ SftTrainer::SftTrainer(SftConfig config) : cfg_(std::move(config)), out_(cfg_.ou
   total_steps_ = cfg_.max_steps > 0 ? cfg_.max_steps
                                     : static_cast<int64_t>(std::ceil(cfg_.epochs * static_cast<double>(per_epoch)));
   if (total_steps_ < 1) throw std::runtime_error("nothing to train: 0 optimizer steps");
-  spdlog::info("data: {} examples, {} steps per epoch (global batch {} rows = {} rank(s) x {} x {} micro-batches of {} "
-               "tokens); {} steps in total",
+  spdlog::info("data: {} examples, {} steps per epoch (global batch {} rows = {} rank(s) x {} micro-batch(es) x {} "
+               "rows of {} tokens); {} steps in total",
                train_data_->size(), per_epoch, cfg_.global_batch_size, world, micro_per_rank_,
                cfg_.micro_batch_size, cfg_.max_length, total_steps_);
 
