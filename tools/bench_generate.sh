@@ -5,7 +5,7 @@
 # (Qwen3-0.6B shape, random bf16 weights, B prompts x P random tokens -> exactly N new tokens,
 # sampling at temperature 1) and prints a table. Logs also go to $OUT when set.
 # GPU call: run(command="bash tools/bench_generate.sh", carry=[".devcarry/include", ".devcarry/googletest"])
-# Env: B P N (64 256 256), WEMASK_CUDA_ARCHS (90a), SKIP_HF=1, SKIP_TESTS=1.
+# Env: B P N (64 256 256), WEMASK_CUDA_ARCHS (90a), SKIP_HF=1, SKIP_TESTS=1, SKIP_BENCH=1.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=${B:-64}; P=${P:-256}; N=${N:-256}
@@ -56,6 +56,7 @@ if [ -z "${SKIP_TESTS:-}" ]; then
     | grep -E "^\[  (PASSED|FAILED|  OK|SKIPPED) |Failure|Expected|Which is|error" | head -60
 fi
 
+[ -n "${SKIP_BENCH:-}" ] && exit 0
 echo "== wemask engine"
 "./$OUT_DIR/bench_generate" 0.6B "$B" "$P" "$N" 1.0 2>&1 | tee "$LOG/wemask_sample.json"
 if [ -z "${SKIP_HF:-}" ]; then
