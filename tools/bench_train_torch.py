@@ -91,7 +91,7 @@ def bench(shape, batch, mode, seq, warmup, steps):
                   step_s=round(step_s, 4), tokens_per_s=round(tok_s), mfu=round(tok_s * flops_per_token(shape, seq) / PEAK_FLOPS, 4),
                   peak_mem_gib=round(torch.cuda.max_memory_allocated() / 2**30, 2),
                   reserved_gib=round(torch.cuda.max_memory_reserved() / 2**30, 2),
-                  first_step_s=round(first_step_s, 1), loss=round(float(loss), 4),
+                  first_step_s=round(first_step_s, 1), loss=round(float(loss.detach()), 4),
                   attn=getattr(model.config, "_attn_implementation", "?"),
                   param_dtype=str(next(model.parameters()).dtype).replace("torch.", ""),
                   torch=torch.__version__, transformers=transformers.__version__,
