@@ -261,19 +261,6 @@ fs::path GrpoTrainer::save() {
   return dir;
 }
 
-std::string GrpoTrainer::response_text(const std::vector<int32_t>& tokens) const {
-  std::vector<int32_t> ids;
-  for (int32_t t : tokens)
-    if (std::find(stop_ids_.begin(), stop_ids_.end(), t) == stop_ids_.end()) ids.push_back(t);
-  if (tokenizer_) return tokenizer_->decode(ids, /*skip_special_tokens=*/true);
-  std::string s;  // no tokenizer (format tokens): the ids as text, "3 14 7"
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (i > 0) s += ' ';
-    s += std::to_string(ids[i]);
-  }
-  return s;
-}
-
 GrpoTrainer::Rollout GrpoTrainer::generate(int64_t step) {
   Rollout r;
   std::vector<std::vector<int32_t>> prompts;
@@ -296,7 +283,7 @@ GrpoTrainer::Rollout GrpoTrainer::generate(int64_t step) {
     r.responses.push_back(std::move(s.tokens));
   }
   for (size_t i = 0; i < r.responses.size(); ++i) {
-    const std::string text = response_text(r.responses[i]);
+    const std::string text = decode_response(tokenizer_.get(), r.responses[i], stop_ids_);
     const GrpoPrompt& p = prompts_[static_cast<size_t>(r.prompt_index[i])];
     const auto v = (*reward_)({text, r.responses[i], p.gold});
     r.rewards.push_back(static_cast<float>(v.total));

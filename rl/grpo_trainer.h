@@ -52,7 +52,6 @@ class GrpoTrainer {
   std::filesystem::path save();
   Rollout generate(int64_t step);
   StepLogprobs recompute_logprobs(const Rollout& r);
-  std::string response_text(const std::vector<int32_t>& tokens) const;
 
   GrpoConfig cfg_;
   std::filesystem::path out_;

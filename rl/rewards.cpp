@@ -43,6 +43,23 @@ bool has_final_answer(std::string_view text) {
 
 }  // namespace
 
+std::string decode_response(const Tokenizer* tokenizer, std::span<const int32_t> ids,
+                            std::span<const int32_t> stop_ids) {
+  std::vector<int32_t> kept;
+  for (int32_t t : ids) {
+    if (std::find(stop_ids.begin(), stop_ids.end(), t) != stop_ids.end()) continue;
+    if (tokenizer && (t < 0 || t >= tokenizer->vocab_size())) continue;
+    kept.push_back(t);
+  }
+  if (tokenizer) return tokenizer->decode(kept, /*skip_special_tokens=*/true);
+  std::string s;
+  for (size_t i = 0; i < kept.size(); ++i) {
+    if (i > 0) s += ' ';
+    s += std::to_string(kept[i]);
+  }
+  return s;
+}
+
 double gsm8k_reward(const RewardInput& in) {
   return math::grade_completion(in.response, in.gold, math::AnswerStyle::Gsm8k).correct ? 1.0 : 0.0;
 }

@@ -22,7 +22,16 @@
 #include <string_view>
 #include <vector>
 
+#include "data/tokenizer.h"
+
 namespace wm::rl {
+
+// The text a reward sees: the response without its stop ids, decoded with special tokens removed.
+// Ids the tokenizer does not know (the model's embedding table is padded past the tokenizer's
+// vocabulary, e.g. 151936 vs 151669 for Qwen3, and a model can sample them) have no text and are
+// dropped. Without a tokenizer (prompts given as ids), the ids are written as text: "3 14 7".
+std::string decode_response(const Tokenizer* tokenizer, std::span<const int32_t> ids,
+                            std::span<const int32_t> stop_ids);
 
 struct RewardInput {
   std::string_view response;          // decoded response (special tokens removed)

@@ -3,6 +3,7 @@
 
 #include "rl/grpo_config.h"
 #include "rl/rewards.h"
+#include "tests/data/test_assets.h"
 #include "trainer/config/config_value.h"
 
 namespace wm::rl {
@@ -79,6 +80,22 @@ TEST(Rewards, UnknownNamesAndBadExpressionsNameTheKey) {
   auto one = parse_reward_terms("math", "k");
   ASSERT_EQ(one.size(), 1u);
   EXPECT_EQ(one[0].weight, 1.0);
+}
+
+TEST(Rewards, DecodeResponseDropsStopIdsAndIdsPastTheTokenizer) {
+  const std::vector<int32_t> stop = {12};
+  EXPECT_EQ(decode_response(nullptr, std::vector<int32_t>{7, 3, 12}, stop), "7 3");
+  EXPECT_EQ(decode_response(nullptr, std::vector<int32_t>{12}, stop), "");
+  if (!testing::have_qwen3()) GTEST_SKIP() << "no tokenizer in assets/qwen3-tokenizer";
+  const Tokenizer& tok = testing::qwen3();
+  std::vector<int32_t> ids = tok.encode("#### 42");
+  const int32_t im_end = tok.require_token_id("<|im_end|>");
+  // An id of the model's padded embedding rows (Qwen3: 151936 > tokenizer's 151669) and a stop id.
+  ids.insert(ids.begin() + 1, tok.vocab_size() + 5);
+  ids.push_back(im_end);
+  const std::vector<int32_t> stops = {im_end};
+  EXPECT_EQ(decode_response(&tok, ids, stops), "#### 42");
+  EXPECT_EQ(gsm8k_reward({decode_response(&tok, ids, stops), ids, "42"}), 1.0);
 }
 
 }  // namespace
