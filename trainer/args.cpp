@@ -56,4 +56,18 @@ std::string Args::get_or(const std::string& key, const std::string& fallback) co
   return get(key).value_or(fallback);
 }
 
+double Args::number(const std::string& key, double fallback) const {
+  const auto v = get(key);
+  if (!v) return fallback;
+  size_t used = 0;
+  double x = 0;
+  try {
+    x = std::stod(*v, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != v->size()) throw std::invalid_argument("--" + key + " expects a number, got '" + *v + "'");
+  return x;
+}
+
 }  // namespace wm

@@ -22,6 +22,8 @@ class Args {
   std::optional<std::string> get(const std::string& key) const;
   std::string require(const std::string& key) const;  // throws naming the missing --key
   std::string get_or(const std::string& key, const std::string& fallback) const;
+  // The value of --key as a number (fallback when absent); throws naming --key when not a number.
+  double number(const std::string& key, double fallback) const;
 
  private:
   std::vector<std::string> positional_;

@@ -13,6 +13,8 @@
 #include <spdlog/spdlog.h>
 
 #include "data/chat_template.h"
+#include "data/data_error.h"
+#include "data/jsonl.h"
 #include "data/tokenizer.h"
 #include "model/analysis/me_probe.h"
 #include "model/pretrained.h"
@@ -64,63 +66,35 @@ std::string default_prompts_path() {
       "$WEMASK_HOME/configs or ./configs); pass --prompts FILE");
 }
 
-nlohmann::json parse_line(const std::string& text, const std::string& where) {
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw std::runtime_error(where + "not valid JSON (" + e.what() + ")");
-  }
-}
-
 std::vector<std::vector<int32_t>> read_token_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot open tokens file " + path);
   std::vector<std::vector<int32_t>> docs;
-  std::string text;
-  for (size_t line = 1; std::getline(in, text); ++line) {
-    if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = path + ":" + std::to_string(line) + ": ";
-    const auto j = parse_line(text, where);
-    if (!j.is_object() || !j.contains("tokens") || !j["tokens"].is_array())
-      throw std::runtime_error(where + "expected an object with a \"tokens\" array");
+  for_each_line(path, [&](int64_t line, const std::string& text) {
+    if (is_blank(text)) return;
+    const auto j = parse_jsonl_line(path, line, text);
+    if (!j.contains("tokens") || !j["tokens"].is_array())
+      throw DataError(path, line, "expected an object with a \"tokens\" array");
     std::vector<int32_t> doc;
     for (const auto& v : j["tokens"]) {
-      if (!v.is_number_integer()) throw std::runtime_error(where + "token " + v.dump() + " is not an integer");
+      if (!v.is_number_integer()) throw DataError(path, line, "token " + v.dump() + " is not an integer");
       doc.push_back(v.get<int32_t>());
     }
     docs.push_back(std::move(doc));
-  }
+  });
   return docs;
 }
 
 std::vector<std::string> read_prompt_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot open prompts file " + path);
   std::vector<std::string> prompts;
-  std::string text;
-  for (size_t line = 1; std::getline(in, text); ++line) {
-    if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = path + ":" + std::to_string(line) + ": ";
-    const auto j = parse_line(text, where);
-    if (!j.is_object() || !j.contains("text") || !j["text"].is_string() || j["text"].get<std::string>().empty())
-      throw std::runtime_error(where + "expected an object with a non-empty \"text\" string");
+  for_each_line(path, [&](int64_t line, const std::string& text) {
+    if (is_blank(text)) return;
+    const auto j = parse_jsonl_line(path, line, text);
+    if (!j.contains("text") || !j["text"].is_string() || j["text"].get<std::string>().empty())
+      throw DataError(path, line, "expected an object with a non-empty \"text\" string");
     prompts.push_back(j["text"].get<std::string>());
-  }
+  });
   return prompts;
 }
 
-double number_flag(const Args& args, const std::string& key, double fallback) {
-  const auto v = args.get(key);
-  if (!v) return fallback;
-  try {
-    size_t used = 0;
-    const double x = std::stod(*v, &used);
-    if (used != v->size()) throw std::invalid_argument("trailing characters");
-    return x;
-  } catch (const std::exception&) {
-    throw std::invalid_argument("--" + key + " expects a number, got '" + *v + "'");
-  }
-}
 
 }  // namespace
 
@@ -139,18 +113,18 @@ int cmd_analyze(std::span<const std::string> argv) {
 
   analysis::ProbeOptions probe;
   auto& det = probe.detector;
-  det.min_ratio_to_median = number_flag(args, "min-ratio", det.min_ratio_to_median);
-  det.min_growth_over_input = number_flag(args, "min-growth", det.min_growth_over_input);
-  det.min_ffn_share = number_flag(args, "min-ffn-share", det.min_ffn_share);
-  det.min_document_fraction = number_flag(args, "min-doc-fraction", det.min_document_fraction);
-  det.min_dim_support = number_flag(args, "min-dim-support", det.min_dim_support);
-  det.max_massive_dims = static_cast<int>(number_flag(args, "max-dims", det.max_massive_dims));
+  det.min_ratio_to_median = args.number("min-ratio", det.min_ratio_to_median);
+  det.min_growth_over_input = args.number("min-growth", det.min_growth_over_input);
+  det.min_ffn_share = args.number("min-ffn-share", det.min_ffn_share);
+  det.min_document_fraction = args.number("min-doc-fraction", det.min_document_fraction);
+  det.min_dim_support = args.number("min-dim-support", det.min_dim_support);
+  det.max_massive_dims = static_cast<int>(args.number("max-dims", det.max_massive_dims));
   det.first_token_only = args.has("first-token-only");
   analysis::validate(det);
-  probe.stats.top_k = static_cast<int>(number_flag(args, "top-k", 8));
+  probe.stats.top_k = static_cast<int>(args.number("top-k", 8));
   if (probe.stats.top_k < det.max_massive_dims)
     throw std::invalid_argument("--top-k must be at least --max-dims (" + std::to_string(det.max_massive_dims) + ")");
-  probe.max_tokens_per_forward = static_cast<int64_t>(number_flag(args, "max-tokens", 2048));
+  probe.max_tokens_per_forward = static_cast<int64_t>(args.number("max-tokens", 2048));
   if (probe.max_tokens_per_forward <= 0) throw std::invalid_argument("--max-tokens must be positive");
 
   report::AnalysisReportInfo info;
@@ -182,7 +156,7 @@ int cmd_analyze(std::span<const std::string> argv) {
     }
   }
   if (const auto n = args.get("max-prompts")) {
-    const auto limit = static_cast<size_t>(number_flag(args, "max-prompts", 0));
+    const auto limit = static_cast<size_t>(args.number("max-prompts", 0));
     if (limit == 0) throw std::invalid_argument("--max-prompts must be positive, got " + *n);
     if (docs.size() > limit) docs.resize(limit);
   }

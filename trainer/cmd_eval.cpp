@@ -47,18 +47,6 @@ constexpr const char* kUsage =
     "                         wemask.enabled=false; me_layer auto runs the ME detector on\n"
     "                         configs/calibration_prompts.jsonl\n";
 
-double number_flag(const Args& args, const std::string& key, double fallback) {
-  const auto v = args.get(key);
-  if (!v) return fallback;
-  try {
-    size_t used = 0;
-    const double x = std::stod(*v, &used);
-    if (used != v->size()) throw std::invalid_argument("trailing characters");
-    return x;
-  } catch (const std::exception&) {
-    throw std::invalid_argument("--" + key + " expects a number, got '" + *v + "'");
-  }
-}
 
 std::vector<int32_t> chat_prompt(const Tokenizer& tok, const std::string& user, bool thinking) {
   const ChatMessage msg{"user", user, std::nullopt};
@@ -100,17 +88,17 @@ int cmd_eval(std::span<const std::string> argv) {
     return 0;
   }
   const std::string model_dir = args.require("model"), data = args.require("data");
-  const double limit = number_flag(args, "limit", 0);
+  const double limit = args.number("limit", 0);
   if (limit < 0) throw std::invalid_argument("--limit must be >= 0");
   const eval::Benchmark bench = eval::read_benchmark(data, args.get_or("task", "auto"), static_cast<size_t>(limit));
   const eval::WeMaskOverrides wemask = eval::parse_wemask_overrides(args.sets());
 
   NaiveSamplingOptions sampling;
-  sampling.max_new_tokens = static_cast<int64_t>(number_flag(args, "max-new-tokens", 512));
-  sampling.temperature = number_flag(args, "temperature", 0.0);
-  sampling.top_p = number_flag(args, "top-p", 1.0);
-  sampling.seed = static_cast<uint64_t>(number_flag(args, "seed", 0));
-  const auto batch = static_cast<size_t>(number_flag(args, "batch", 8));
+  sampling.max_new_tokens = static_cast<int64_t>(args.number("max-new-tokens", 512));
+  sampling.temperature = args.number("temperature", 0.0);
+  sampling.top_p = args.number("top-p", 1.0);
+  sampling.seed = static_cast<uint64_t>(args.number("seed", 0));
+  const auto batch = static_cast<size_t>(args.number("batch", 8));
   if (sampling.max_new_tokens <= 0 || batch == 0 || sampling.temperature < 0)
     throw std::invalid_argument("--max-new-tokens and --batch must be positive, --temperature >= 0");
 

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "data/jsonl.h"
 #include "model/batch.h"
 #include "model/pretrained.h"
 #include "trainer/args.h"
@@ -36,22 +37,14 @@ struct Sequence {
 };
 
 std::vector<Sequence> read_sequences(const std::string& path, int64_t vocab) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot open input file " + path);
   std::vector<Sequence> out;
-  std::string text;
-  for (size_t line = 1; std::getline(in, text); ++line) {
-    if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
+  for_each_line(path, [&](int64_t line, const std::string& text) {
+    if (is_blank(text)) return;
     const std::string where = path + ":" + std::to_string(line) + ": ";
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw std::runtime_error(where + "not valid JSON (" + e.what() + ")");
-    }
-    if (!j.is_object() || !j.contains("tokens") || !j["tokens"].is_array())
+    const auto j = parse_jsonl_line(path, line, text);
+    if (!j.contains("tokens") || !j["tokens"].is_array())
       throw std::runtime_error(where + "expected an object with a \"tokens\" array");
-    Sequence s{line, {}};
+    Sequence s{static_cast<size_t>(line), {}};
     for (size_t i = 0; i < j["tokens"].size(); ++i) {
       const auto& v = j["tokens"][i];
       if (!v.is_number_integer())
@@ -64,7 +57,7 @@ std::vector<Sequence> read_sequences(const std::string& path, int64_t vocab) {
     }
     if (s.tokens.size() < 2) throw std::runtime_error(where + "needs at least 2 tokens to score");
     out.push_back(std::move(s));
-  }
+  });
   return out;
 }
 
