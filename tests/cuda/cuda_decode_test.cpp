@@ -36,6 +36,7 @@ void check_decode(int64_t B, int64_t Hq, int64_t Hkv, int64_t D, int64_t L, DTyp
 }
 
 TEST(CudaDecode, AttentionDecodeMatchesCpu) {
+  WM_REQUIRE_CUDA();
   check_decode(6, 16, 8, 128, 300, DType::BF16, 1e-2);
   check_decode(6, 16, 8, 128, 300, DType::F32, 1e-5);
   check_decode(5, 32, 8, 128, 77, DType::BF16, 1e-2);
@@ -46,6 +47,7 @@ TEST(CudaDecode, AttentionDecodeMatchesCpu) {
 }
 
 TEST(CudaDecode, KvCacheWriteMatchesCpu) {
+  WM_REQUIRE_CUDA();
   const int64_t S = 3, L = 7, Hkv = 2, D = 16, T = 5;
   for (DType dt : {DType::BF16, DType::F32}) {
     const OwnedTensor k = random_host({T, Hkv, D}, dt, 1), v = random_host({T, Hkv, D}, dt, 2);
@@ -61,6 +63,7 @@ TEST(CudaDecode, KvCacheWriteMatchesCpu) {
 }
 
 TEST(CudaDecode, BadIndicesRaiseTheErrorFlag) {
+  WM_REQUIRE_CUDA();
   const OwnedTensor kc({2, 4, 1, 8}, DType::F32, Device::CUDA), vc({2, 4, 1, 8}, DType::F32, Device::CUDA);
   const OwnedTensor k({1, 1, 8}, DType::F32, Device::CUDA);
   ops::kv_cache_write(kc.t(), vc.t(), k, k, to_device(int_tensor({2})), to_device(int_tensor({0})));
@@ -71,6 +74,7 @@ TEST(CudaDecode, BadIndicesRaiseTheErrorFlag) {
 }
 
 TEST(CudaDecode, SampleTokensMatchesCpu) {
+  WM_REQUIRE_CUDA();
   for (int64_t V : {int64_t(64), int64_t(151936), int64_t(1000)}) {
     const int64_t B = 8;
     for (DType dt : {DType::F32, DType::BF16}) {
