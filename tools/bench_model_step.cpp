@@ -75,7 +75,8 @@ int main(int argc, char** argv) {
     model.params().zero_grad();
     return model.forward_backward(batch);
   };
-  const int steps = 5;
+  // WEMASK_BENCH_STEPS: timed steps per measurement (default 5; 1 for a profiler run)
+  const int steps = std::getenv("WEMASK_BENCH_STEPS") ? std::max(1, std::atoi(std::getenv("WEMASK_BENCH_STEPS"))) : 5;
   auto time_steps = [&](double& loss) {  // mean seconds per step over `steps` steps, after one warm-up step
     step();
     ops::synchronize(Device::CUDA);
