@@ -26,6 +26,7 @@ GLOBAL="${WEMASK_DP_GLOBAL:-16}"  # rows of 2048 tokens per optimizer step (micr
 # time limits grow with the work per run: ~0.1 s per row of 2048 tokens on one H200
 LIMIT_ONE=$((60 + STEPS * GLOBAL / 8)); LIMIT_TWO=$((60 + STEPS * GLOBAL / 16))
 mkdir -p "$OUT"; rm -rf "$WORK"; mkdir -p "$WORK"
+if [ ! -d "$BUNDLE/bin" ]; then tar -C "$BUNDLE" -xJf "$BUNDLE/payload.tar.xz" || { echo "cannot unpack the bundle"; exit 2; }; fi
 # shellcheck source=/dev/null
 source "$BUNDLE/env.sh"
 WEMASK="$BUNDLE/bin/wemask"
