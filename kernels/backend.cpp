@@ -12,6 +12,14 @@ bool cuda_available() {
 #endif
 }
 
+int64_t cuda_memory_in_use() {
+#ifdef WEMASK_HAVE_CUDA
+  return cuda::device_present() ? cuda::memory_in_use() : -1;
+#else
+  return -1;
+#endif
+}
+
 Backend& backend(Device device) {
   if (device == Device::CPU) return cpu::cpu_backend();
 #ifdef WEMASK_HAVE_CUDA

@@ -151,10 +151,13 @@ class Backend {
 // not available (a build without CUDA, or no GPU present).
 Backend& backend(Device device);
 bool cuda_available();
+// Bytes in use on the current GPU (total - free, every process and context included), or -1 when
+// there is no GPU. What nvidia-smi shows as memory.used; the trainer prints it on CUDA runs.
+int64_t cuda_memory_in_use();
 
 namespace cpu { Backend& cpu_backend(); }
 #ifdef WEMASK_HAVE_CUDA
-namespace cuda { Backend& cuda_backend(); bool device_present(); }
+namespace cuda { Backend& cuda_backend(); bool device_present(); int64_t memory_in_use(); }
 #endif
 
 }  // namespace wm

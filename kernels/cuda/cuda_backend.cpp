@@ -29,6 +29,12 @@ Backend& cuda_backend() {
 
 void CudaBackend::synchronize() { CudaContext::get().synchronize_and_check(); }
 
+int64_t memory_in_use() {
+  size_t free_b = 0, total_b = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+  return static_cast<int64_t>(total_b - free_b);
+}
+
 void* device_malloc(size_t nbytes) {
   void* p = nullptr;
   cudaError_t err = cudaMalloc(&p, nbytes);

@@ -394,8 +394,12 @@ void SftTrainer::run_steps(int64_t last, SftResult& result) {
       p.lr = lr;
       p.grad_norm = grad_norm;
       p.tokens_per_s = tok_s;
-      if (device_ == Device::CUDA) p.mfu = model_flops_utilisation(tok_s / dist_->world(), fpt);  // per GPU
-      else p.memory_bytes = resident_memory_bytes();
+      if (device_ == Device::CUDA) {
+        p.mfu = model_flops_utilisation(tok_s / dist_->world(), fpt);  // per GPU
+        if (const int64_t used = cuda_memory_in_use(); used >= 0) p.memory_bytes = used;
+      } else {
+        p.memory_bytes = resident_memory_bytes();
+      }
       p.eta_s = eta_seconds(seconds_since(run_start), steps_this_run, total_steps_ - step);
       spdlog::info("{}", format_progress(p));
     }
