@@ -14,6 +14,7 @@ namespace attn {
 namespace {
 
 constexpr int kBr = 64, kBc = 64, kWarps = 4;
+constexpr int kBlocksPerSm = 3;  // 12 warps per SM: registers capped at 168, smem 68 KiB per block
 
 struct FwdParams {
   const void* q;
@@ -28,13 +29,16 @@ struct FwdParams {
 };
 
 template <class T, int kD>
-__global__ void __launch_bounds__(kWarps * 32) attention_forward_kernel(FwdParams p) {
+__global__ void __launch_bounds__(kWarps * 32, kBlocksPerSm) attention_forward_kernel(FwdParams p) {
   constexpr int ld = kD + kPad;
   extern __shared__ __align__(16) unsigned char smem_raw[];
-  bf16_t* Qs = reinterpret_cast<bf16_t*>(smem_raw);
   constexpr int kTile = kBc * ld;
-  bf16_t* Ks = Qs + kBr * ld;  // two buffers
-  bf16_t* Vs = Ks + 2 * kTile;  // two buffers
+  bf16_t* Ks = reinterpret_cast<bf16_t*>(smem_raw);  // two buffers
+  bf16_t* Vs = Ks + 2 * kTile;                        // two buffers
+  // The Q tile borrows K's second buffer: Q lives in registers (qf) before that buffer is first
+  // filled (after the loop's first barrier). 4 tiles of smem instead of 5: 3 blocks per SM.
+  static_assert(kBr == kBc, "Q aliases a K buffer");
+  bf16_t* Qs = Ks + kTile;
   __shared__ int s_kmin;
 
   const int T_ = p.s.T, D = p.s.D;
@@ -193,7 +197,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_forward_kernel(FwdParam
 template <class T, int kD>
 void launch_forward(const FwdParams& p) {
   constexpr int ld = kD + kPad;
-  const size_t smem = size_t(kBr + 4 * kBc) * ld * sizeof(bf16_t);
+  const size_t smem = size_t(4 * kBc) * ld * sizeof(bf16_t);
   static const bool configured = [&] {
     CUDA_CHECK(cudaFuncSetAttribute(attention_forward_kernel<T, kD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                     int(smem)));
