@@ -8,6 +8,7 @@
 
 #ifdef WEMASK_HAVE_CUDA
 #include <cmath>
+#include <cstdlib>
 #include <string>
 
 namespace wm {
@@ -61,6 +62,18 @@ void check_attention(int64_t T, int64_t Hq, int64_t Hkv, int64_t D, const std::v
 TEST(CudaAttention, Qwen3ShapesPackedDocs) {
   WM_REQUIRE_CUDA();
   check_attention(2048, 16, 8, 128, {700, 900, 448}, DType::BF16, true);
+}
+
+// Both GQA backward paths (per-query-head partials + reduction, and one block per kv head looping
+// over its group) whatever the heuristic picks for this T.
+TEST(CudaAttention, GqaBackwardBothPaths) {
+  WM_REQUIRE_CUDA();
+  for (const char* mode : {"0", "1"}) {
+    setenv("WEMASK_ATTN_GQA_SPLIT", mode, 1);
+    SCOPED_TRACE(std::string("WEMASK_ATTN_GQA_SPLIT=") + mode);
+    check_attention(1024, 8, 2, 128, {300, 724}, DType::BF16, true);
+  }
+  unsetenv("WEMASK_ATTN_GQA_SPLIT");
 }
 
 TEST(CudaAttention, LongSingleDocumentForward) {
