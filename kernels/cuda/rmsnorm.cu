@@ -1,8 +1,8 @@
 // RMSNorm (Qwen3): rstd = 1/sqrt(mean(x^2) + eps) in fp32; y = w * cast_x(x * rstd).
 // One warp per row (rows of a hidden state or of one head for q/k norm). Backward:
 //   n = x * rstd, g = dy * w,  dx = rstd * (g - n * mean(g * n)),  dw += sum_rows dy * cast_x(n)
-// where dw is reduced over rows in fp32 (column blocks x row splits, atomics into an fp32
-// workspace) and then added once into dw (F32 or BF16).
+// where dw is reduced over rows in fp32 (16-byte loads of 8 columns per thread, or column blocks
+// x row splits for odd shapes; atomics into an fp32 workspace) and then added once into dw.
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/cuda_common.cuh"
 
@@ -107,6 +107,37 @@ __global__ void rmsnorm_backward_dw_kernel(float* dw_acc, const X* dy, const X* 
   }
 }
 
+// Same with 16-byte loads (d % 8 == 0, d <= kDwVecMaxD, aligned rows): a thread owns 8 adjacent
+// columns, a block of 256 threads covers 256 / (d / 8) rows per pass and strides over the rows;
+// the row lanes are summed in shared memory, then one atomicAdd per column and block.
+constexpr int kDwVecThreads = 256, kDwVecMaxD = kDwVecThreads * 8;
+template <class X>
+__global__ void __launch_bounds__(kDwVecThreads) rmsnorm_backward_dw_vec_kernel(float* dw_acc, const X* dy, const X* x,
+                                                                               const float* rstd, int64_t N, int d) {
+  __shared__ float part[kDwVecMaxD];  // [row lane][d]
+  const int per_row = d / 8, lanes = kDwVecThreads / per_row;
+  const int lane_row = threadIdx.x / per_row, c = (threadIdx.x % per_row) * 8;
+  if (lane_row < lanes) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t r = int64_t(blockIdx.x) * lanes + lane_row; r < N; r += int64_t(gridDim.x) * lanes) {
+      float xv[8], gv[8];
+      load8(x + r * d + c, xv);
+      load8(dy + r * d + c, gv);
+      const float rs = rstd[r];
+#pragma unroll
+      for (int i = 0; i < 8; ++i) acc[i] = fmaf(gv[i], to_f(from_f<X>(xv[i] * rs)), acc[i]);
+    }
+#pragma unroll
+    for (int i = 0; i < 8; ++i) part[lane_row * d + c + i] = acc[i];
+  }
+  __syncthreads();
+  for (int col = threadIdx.x; col < d; col += kDwVecThreads) {
+    float sum = 0.0f;
+    for (int j = 0; j < lanes; ++j) sum += part[j * d + col];
+    atomicAdd(dw_acc + col, sum);
+  }
+}
+
 template <class W>
 __global__ void accumulate_kernel(W* dst, const float* src, int n) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
@@ -172,10 +203,19 @@ void CudaBackend::rmsnorm_backward(Tensor dx, Tensor dw, const Tensor& dy, const
                                                    static_cast<const float*>(rstd.data), N, int(d), vec);
     });
     CUDA_CHECK_LAUNCH("rmsnorm_backward_dx_kernel");
-    rmsnorm_backward_dw_kernel<<<dim3(col_blocks, row_splits), dim3(32, 8), 0, ctx.stream()>>>(
-        dw_acc, static_cast<const X*>(dy.data), static_cast<const X*>(x.data), static_cast<const float*>(rstd.data),
-        N, int(d));
-    CUDA_CHECK_LAUNCH("rmsnorm_backward_dw_kernel");
+    if (vec && d <= kDwVecMaxD) {
+      const int64_t lanes = kDwVecThreads / (d / 8);
+      const auto blocks = unsigned(std::min<int64_t>((N + lanes - 1) / lanes, 4 * ctx.sm_count()));
+      rmsnorm_backward_dw_vec_kernel<<<blocks, kDwVecThreads, 0, ctx.stream()>>>(
+          dw_acc, static_cast<const X*>(dy.data), static_cast<const X*>(x.data), static_cast<const float*>(rstd.data),
+          N, int(d));
+      CUDA_CHECK_LAUNCH("rmsnorm_backward_dw_vec_kernel");
+    } else {
+      rmsnorm_backward_dw_kernel<<<dim3(col_blocks, row_splits), dim3(32, 8), 0, ctx.stream()>>>(
+          dw_acc, static_cast<const X*>(dy.data), static_cast<const X*>(x.data), static_cast<const float*>(rstd.data),
+          N, int(d));
+      CUDA_CHECK_LAUNCH("rmsnorm_backward_dw_kernel");
+    }
   });
   dispatch_float(op, dw, [&]<class W>() {
     accumulate_kernel<<<grid_for(d, 256), 256, 0, ctx.stream()>>>(static_cast<W*>(dw.data), dw_acc, int(d));

@@ -36,6 +36,8 @@ TEST(CudaRmsNorm, HiddenAndPerHeadShapes) {
   check_rmsnorm(2048, 2048, DType::BF16, DType::BF16);
   check_rmsnorm(2048 * 16, 128, DType::BF16, DType::BF16);  // q-norm on [T*Hq, head_dim]
   check_rmsnorm(300, 100, DType::BF16, DType::F32);         // scalar path (d % 8 != 0)
+  check_rmsnorm(129, 4096, DType::BF16, DType::F32);        // dW: d > 2048 takes the column-block kernel
+  check_rmsnorm(77, 24, DType::BF16, DType::F32);           // dW: 3 threads per row, 85 row lanes
   check_rmsnorm(513, 1024, DType::F32, DType::F32);
 }
 
