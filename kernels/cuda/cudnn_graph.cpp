@@ -21,6 +21,19 @@ constexpr cudnnBackendAttributeName_t kPlanHandle = CUDNN_ATTR_EXECUTION_PLAN_HA
 #pragma GCC diagnostic pop
 #endif
 
+// The global index of the engine behind an engine config (diagnostics only; -1 when unreadable).
+int64_t engine_global_index(const BackendDesc& cfg) {
+  BackendDesc engine(CUDNN_BACKEND_ENGINE_DESCRIPTOR);
+  cudnnBackendDescriptor_t raw = engine.get();
+  int64_t n = 0, index = -1;
+  if (cudnnBackendGetAttribute(cfg.get(), CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &n, &raw) !=
+          CUDNN_STATUS_SUCCESS ||
+      cudnnBackendGetAttribute(raw, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &n, &index) !=
+          CUDNN_STATUS_SUCCESS)
+    return -1;
+  return index;
+}
+
 }  // namespace
 
 Dims packed_strides(const Dims& dims) {
@@ -171,6 +184,8 @@ CudnnPlan CudnnGraph::build(cudnnHandle_t handle, const std::string& what) const
       CUDNN_CHECK(cudnnBackendGetAttribute(p.plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1,
                                            &n, &p.workspace_bytes));
       p.engine_index = int(i);
+      p.heur_mode = mname;
+      p.engine_global = engine_global_index(cfgs[size_t(i)]);
       return p;
     }
     if (got == 0) log += "\n  " + mname + ": no engine configs returned";

@@ -27,7 +27,9 @@ Dims packed_strides(const Dims& dims);
 struct CudnnPlan {
   BackendDesc plan{CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR};
   int64_t workspace_bytes = 0;
-  int engine_index = -1;  // position of the engine config in the heuristic's list
+  int engine_index = -1;         // position of the engine config in the heuristic's list
+  int64_t engine_global = -1;    // cuDNN's global engine index (-1 if it could not be read)
+  std::string heur_mode;         // "HEUR_MODE_A" or "HEUR_MODE_FALLBACK"
 };
 
 class CudnnGraph {

@@ -10,6 +10,7 @@
 // sum reduction, which the engine fuses.
 #include "kernels/cuda/cudnn_sdpa.h"
 
+#include <cstdlib>
 #include <limits>
 #include <stdexcept>
 #include <vector>
@@ -105,7 +106,9 @@ void build_forward(CudnnGraph& g, SdpaUids& u, const Layout& L, bool packed_stat
 //   dP = dO @ VT; dS = (dP - softmax_sum) * P * scale
 //   dK = reduce_heads(dS^T @ Q)
 //   dQ_accum = dS @ K (fp32, non-virtual, in our workspace); dQ = identity(dQ_accum)
-void build_backward(CudnnGraph& g, SdpaUids& u, const Layout& L, bool packed_stats) {
+// mask_after_stats: apply the causal mask after subtracting Stats (the order of newer frontends,
+// whose sliding-window mask comes after "sub_s_m") instead of before it (older frontends).
+void build_backward(CudnnGraph& g, SdpaUids& u, const Layout& L, bool packed_stats, bool mask_after_stats) {
   const int64_t B = L.B, S = L.S, H = L.H, D = L.D;
   u.q = g.tensor(L.q_dims(), L.q_strides(), kBF16);
   u.k = g.tensor(L.kvT_dims(), L.kvT_strides(), kBF16);
@@ -134,9 +137,16 @@ void build_backward(CudnnGraph& g, SdpaUids& u, const Layout& L, bool packed_sta
   g.matmul(u.q, u.k, s1);
   const int64_t s2 = g.virt(L.score_dims(), kF32);
   g.pointwise(CUDNN_POINTWISE_MUL, s2, s1, u.scale);
-  const int64_t s3 = causal_mask(g, L, s2, lowest);
-  const int64_t s4 = g.virt(L.score_dims(), kF32);
-  g.pointwise(CUDNN_POINTWISE_SUB, s4, s3, u.stats);
+  int64_t s4 = 0;
+  if (mask_after_stats) {
+    const int64_t s3 = g.virt(L.score_dims(), kF32);
+    g.pointwise(CUDNN_POINTWISE_SUB, s3, s2, u.stats);
+    s4 = causal_mask(g, L, s3, lowest);
+  } else {
+    const int64_t s3 = causal_mask(g, L, s2, lowest);
+    s4 = g.virt(L.score_dims(), kF32);
+    g.pointwise(CUDNN_POINTWISE_SUB, s4, s3, u.stats);
+  }
   const int64_t p = g.virt(L.score_dims(), kF32);
   g.pointwise(CUDNN_POINTWISE_EXP, p, s4);
 
@@ -203,7 +213,7 @@ struct CudnnSdpa::Entry {
   bool packed_stats = false;
   Buffer workspace;  // [cuDNN workspace | packed stats | softmax_sum | dQ_accum], each 256-byte aligned
   size_t stats_off = 0, softmax_sum_off = 0, dq_accum_off = 0;
-  std::string what;
+  std::string what, variant;
 
   char* ws() const { return static_cast<char*>(workspace.data()); }
 };
@@ -252,21 +262,33 @@ CudnnSdpa::Entry& CudnnSdpa::entry(const SdpaShape& s, bool backward) {
   e->what = shape_text(s, backward);
   const Layout L(s);
   std::string errors;
-  // Our lse layout first; cuDNN's packed stats (with a copy per call) if no engine takes it.
+  // Variants, first that yields a plan wins: our lse strides, then cuDNN's packed stats (with a
+  // copy per call); for the backward each with the mask before, then after, the Stats subtraction.
+  // WEMASK_CUDNN_SDPA_PACKED_STATS=1 skips our strides (if an engine took them but misread them).
+  const char* force_packed = std::getenv("WEMASK_CUDNN_SDPA_PACKED_STATS");
+  const bool only_packed = force_packed && std::string(force_packed) == "1";
   for (bool packed : {false, true}) {
-    try {
-      auto g = std::make_unique<CudnnGraph>();
-      SdpaUids u;
-      if (backward) build_backward(*g, u, L, packed);
-      else build_forward(*g, u, L, packed);
-      e->plan = g->build(handle_, e->what + (packed ? " [packed stats]" : " [our lse strides]"));
-      e->graph = std::move(g);
-      e->uids = u;
-      e->packed_stats = packed;
-      break;
-    } catch (const std::exception& ex) {
-      errors += std::string("\n") + ex.what();
+    if (only_packed && !packed) continue;
+    for (bool mask_after : {false, true}) {
+      if (!backward && mask_after) continue;
+      const std::string variant = std::string(packed ? " [packed stats" : " [our lse strides") +
+                                  (backward ? (mask_after ? ", mask after Stats]" : ", mask before Stats]") : "]");
+      try {
+        auto g = std::make_unique<CudnnGraph>();
+        SdpaUids u;
+        if (backward) build_backward(*g, u, L, packed, mask_after);
+        else build_forward(*g, u, L, packed);
+        e->plan = g->build(handle_, e->what + variant);
+        e->graph = std::move(g);
+        e->uids = u;
+        e->packed_stats = packed;
+        e->variant = variant;
+        break;
+      } catch (const std::exception& ex) {
+        errors += std::string("\n") + ex.what();
+      }
     }
+    if (e->graph) break;
   }
   if (!e->graph) throw std::runtime_error(e->what + ": no plan could be built:" + errors);
 
@@ -355,8 +377,9 @@ std::string CudnnSdpa::describe(const SdpaShape& s, bool backward) const {
   const auto it = cache_.find(Key{s.rows, s.seq, s.q_heads, s.kv_heads, s.head_dim, backward});
   if (it == cache_.end()) return shape_text(s, backward) + ": no plan built";
   const Entry& e = *it->second;
-  return e.what + ": " + std::to_string(e.graph->num_ops()) + " ops, engine config #" +
-         std::to_string(e.plan.engine_index) + ", cuDNN workspace " + std::to_string(e.plan.workspace_bytes) +
+  return e.what + e.variant + ": " + std::to_string(e.graph->num_ops()) + " ops, " + e.plan.heur_mode +
+         " config #" + std::to_string(e.plan.engine_index) + " (engine " + std::to_string(e.plan.engine_global) +
+         "), cuDNN workspace " + std::to_string(e.plan.workspace_bytes) +
          " B (total " + std::to_string(e.workspace.size()) + " B), lse " +
          (e.packed_stats ? "via packed [B,H,S] stats + copy" : "written in place ([Hq,T] strides)");
 }

@@ -9,7 +9,9 @@
 //   kernels store it. cuDNN's "Stats" tensor is [B, Hq, S, 1] = the same quantity (max + log(sum
 //   exp)), described here with strides (S, T, 1, 1) so that it is our buffer; if no engine takes
 //   those strides, the plan falls back to cuDNN's packed [B, Hq, S] and copies to/from our layout
-//   (cudaMemcpy2DAsync per head), which describe() reports.
+//   (cudaMemcpy2DAsync per head), which describe() reports. WEMASK_CUDNN_SDPA_PACKED_STATS=1
+//   forces the packed layout. The backward also tries a second op order (causal mask after the
+//   Stats subtraction, as newer cudnn-frontends emit) if no engine takes the first.
 //
 // Graphs are the op sequences cudnn-frontend's composite SDPA nodes emit (see cudnn_sdpa.cpp).
 // Plans are cached per (rows, seq, Hq, Hkv, D, fwd/bwd); the workspace of a plan is allocated once
