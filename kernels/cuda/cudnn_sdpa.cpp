@@ -214,6 +214,7 @@ struct CudnnSdpa::Entry {
   Buffer workspace;  // [cuDNN workspace | packed stats | softmax_sum | dQ_accum], each 256-byte aligned
   size_t stats_off = 0, softmax_sum_off = 0, dq_accum_off = 0;
   std::string what, variant;
+  std::string rejected;  // why earlier variants got no plan ("" when the first one did)
 
   char* ws() const { return static_cast<char*>(workspace.data()); }
 };
@@ -291,6 +292,7 @@ CudnnSdpa::Entry& CudnnSdpa::entry(const SdpaShape& s, bool backward) {
     if (e->graph) break;
   }
   if (!e->graph) throw std::runtime_error(e->what + ": no plan could be built:" + errors);
+  e->rejected = errors;
 
   const size_t rows_bytes = size_t(L.B * L.H * L.S) * sizeof(float);
   size_t off = align256(size_t(e->plan.workspace_bytes));
@@ -381,7 +383,8 @@ std::string CudnnSdpa::describe(const SdpaShape& s, bool backward) const {
          " config #" + std::to_string(e.plan.engine_index) + " (engine " + std::to_string(e.plan.engine_global) +
          "), cuDNN workspace " + std::to_string(e.plan.workspace_bytes) +
          " B (total " + std::to_string(e.workspace.size()) + " B), lse " +
-         (e.packed_stats ? "via packed [B,H,S] stats + copy" : "written in place ([Hq,T] strides)");
+         (e.packed_stats ? "via packed [B,H,S] stats + copy" : "written in place ([Hq,T] strides)") +
+         (e.rejected.empty() ? "" : "; earlier variants rejected:" + e.rejected);
 }
 
 }  // namespace wm::cuda
