@@ -43,7 +43,7 @@ Dims packed_strides(const Dims& dims) {
 }
 
 int64_t CudnnGraph::add_tensor(const Dims& dims, const Dims& strides, cudnnDataType_t dt, bool is_virtual,
-                               bool by_value) {
+                               bool by_value, int64_t ragged) {
   if (dims.size() != strides.size()) throw std::runtime_error("CudnnGraph: dims and strides differ in rank");
   const int64_t uid = int64_t(tensors_.size()) + 1;
   BackendDesc t(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
@@ -54,6 +54,7 @@ int64_t CudnnGraph::add_tensor(const Dims& dims, const Dims& strides, cudnnDataT
       .set_i64(CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, 16);
   if (is_virtual) t.set_bool(CUDNN_ATTR_TENSOR_IS_VIRTUAL, true);
   if (by_value) t.set_bool(CUDNN_ATTR_TENSOR_IS_BY_VALUE, true);
+  if (ragged) t.set_desc(CUDNN_ATTR_TENSOR_RAGGED_OFFSET_DESC, desc(ragged));
   t.finalize();
   tensors_.push_back(std::move(t));
   return uid;
@@ -64,13 +65,13 @@ const BackendDesc& CudnnGraph::desc(int64_t uid) const {
   return tensors_[size_t(uid - 1)];
 }
 
-int64_t CudnnGraph::tensor(const Dims& dims, const Dims& strides, cudnnDataType_t dt) {
-  return add_tensor(dims, strides, dt, false, false);
+int64_t CudnnGraph::tensor(const Dims& dims, const Dims& strides, cudnnDataType_t dt, int64_t ragged) {
+  return add_tensor(dims, strides, dt, false, false, ragged);
 }
 
-int64_t CudnnGraph::virt(const Dims& dims, cudnnDataType_t dt, Dims strides) {
+int64_t CudnnGraph::virt(const Dims& dims, cudnnDataType_t dt, Dims strides, int64_t ragged) {
   if (strides.empty()) strides = packed_strides(dims);
-  return add_tensor(dims, strides, dt, true, false);
+  return add_tensor(dims, strides, dt, true, false, ragged);
 }
 
 int64_t CudnnGraph::scalar(float value) {
@@ -88,15 +89,18 @@ void CudnnGraph::set_scalar(int64_t uid, float value) {
   throw std::runtime_error("CudnnGraph::set_scalar: uid is not a by-value scalar");
 }
 
-void CudnnGraph::matmul(int64_t a, int64_t b, int64_t c) {
+void CudnnGraph::matmul(int64_t a, int64_t b, int64_t c, MatmulOverrides ov) {
   BackendDesc mm(CUDNN_BACKEND_MATMUL_DESCRIPTOR);
   mm.set_dtype(CUDNN_ATTR_MATMUL_COMP_TYPE, CUDNN_DATA_FLOAT).finalize();
   BackendDesc op(CUDNN_BACKEND_OPERATION_MATMUL_DESCRIPTOR);
   op.set_desc(CUDNN_ATTR_OPERATION_MATMUL_ADESC, desc(a))
       .set_desc(CUDNN_ATTR_OPERATION_MATMUL_BDESC, desc(b))
       .set_desc(CUDNN_ATTR_OPERATION_MATMUL_CDESC, desc(c))
-      .set_desc(CUDNN_ATTR_OPERATION_MATMUL_DESC, mm)
-      .finalize();
+      .set_desc(CUDNN_ATTR_OPERATION_MATMUL_DESC, mm);
+  if (ov.m) op.set_desc(CUDNN_ATTR_OPERATION_MATMUL_GEMM_M_OVERRIDE_DESC, desc(ov.m));
+  if (ov.n) op.set_desc(CUDNN_ATTR_OPERATION_MATMUL_GEMM_N_OVERRIDE_DESC, desc(ov.n));
+  if (ov.k) op.set_desc(CUDNN_ATTR_OPERATION_MATMUL_GEMM_K_OVERRIDE_DESC, desc(ov.k));
+  op.finalize();
   op_params_.push_back(std::move(mm));
   ops_.push_back(std::move(op));
 }

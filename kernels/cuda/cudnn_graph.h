@@ -32,18 +32,26 @@ struct CudnnPlan {
   std::string heur_mode;         // "HEUR_MODE_A" or "HEUR_MODE_FALLBACK"
 };
 
+// Per-batch GEMM extents of a matmul (uids of INT32 [B,1,1,1] device tensors; 0: the tensor dims),
+// as CUDNN_ATTR_OPERATION_MATMUL_GEMM_{M,N,K}_OVERRIDE_DESC: variable sequence lengths.
+struct MatmulOverrides {
+  int64_t m = 0, n = 0, k = 0;
+};
+
 class CudnnGraph {
  public:
   // A device tensor (non-virtual: its pointer goes into the variant pack under the returned uid).
-  int64_t tensor(const Dims& dims, const Dims& strides, cudnnDataType_t dt);
-  // A virtual (intermediate) tensor; strides default to packed.
-  int64_t virt(const Dims& dims, cudnnDataType_t dt, Dims strides = {});
+  // ragged: uid of an INT32/INT64 [B+1,1,1,1] device tensor of per-batch element offsets
+  // (CUDNN_ATTR_TENSOR_RAGGED_OFFSET_DESC; the batch stride is then replaced by them); 0: none.
+  int64_t tensor(const Dims& dims, const Dims& strides, cudnnDataType_t dt, int64_t ragged = 0);
+  // A virtual (intermediate) tensor; strides default to packed; ragged as for tensor().
+  int64_t virt(const Dims& dims, cudnnDataType_t dt, Dims strides = {}, int64_t ragged = 0);
   // An fp32 scalar [1,1,1,1] passed by value. The value may be replaced per execution through
   // the variant pack (see execute's by_value override); `value` is the default.
   int64_t scalar(float value);
 
   // c = a @ b over the last two dims (leading dims batched / broadcast), fp32 accumulation.
-  void matmul(int64_t a, int64_t b, int64_t c);
+  void matmul(int64_t a, int64_t b, int64_t c, MatmulOverrides ov = {});
   // y = mode(x [, b [, t]]). math_prec is the compute type (fp32 for arithmetic, INT32 for
   // GEN_INDEX, BOOLEAN for comparisons, following cudnn-frontend); axis only for GEN_INDEX.
   void pointwise(cudnnPointwiseMode_t mode, int64_t y, int64_t x, int64_t b = 0, int64_t t = 0,
@@ -66,7 +74,8 @@ class CudnnGraph {
   size_t num_ops() const { return ops_.size(); }
 
  private:
-  int64_t add_tensor(const Dims& dims, const Dims& strides, cudnnDataType_t dt, bool is_virtual, bool by_value);
+  int64_t add_tensor(const Dims& dims, const Dims& strides, cudnnDataType_t dt, bool is_virtual, bool by_value,
+                     int64_t ragged = 0);
   const BackendDesc& desc(int64_t uid) const;
 
   std::vector<BackendDesc> tensors_;  // index uid - 1

@@ -246,6 +246,7 @@ CudnnSdpa::CudnnSdpa() {
 
 CudnnSdpa::~CudnnSdpa() {
   cache_.clear();
+  docs_cache_.clear();
   if (handle_) cudnnDestroy(handle_);
 }
 

@@ -4,7 +4,8 @@
 //
 // Layouts (bf16, row-major, contiguous, 16-byte aligned device pointers):
 //   q, out, dq, dout [T, Hq, D];  k, v, dk, dv [T, Hkv, D];  T = rows * seq.
-//   Each row of `seq` tokens is one sequence with a causal mask (no packed documents).
+//   forward/backward: each row of `seq` tokens is one sequence with a causal mask.
+//   forward_docs/backward_docs: packed documents (SdpaDocs; kernels/cuda/cudnn_sdpa_docs.cpp).
 //   lse fp32 [Hq, T]: natural-log logsumexp of the scaled, masked scores, index h * T + t, as our
 //   kernels store it. cuDNN's "Stats" tensor is [B, Hq, S, 1] = the same quantity (max + log(sum
 //   exp)), described here with strides (S, T, 1, 1) so that it is our buffer; if no engine takes
@@ -37,6 +38,21 @@ struct SdpaShape {
   int head_dim = 0;  // D (multiple of 8, <= 128 on our side; cuDNN on Hopper takes <= 256)
 };
 
+// The documents of a packed batch (device data prepared by the caller), for forward_docs /
+// backward_docs. Semantics are our kernels' doc_start ones: query t sees keys j with
+// doc_start[t] <= j <= t. Listed documents are contiguous token ranges [doc_begin[i], doc_end[i]),
+// in increasing order, non-overlapping, each of >= 1 token; they need not cover all tokens: a token
+// outside every listed document is a one-token document (padding; also any 1-token document may
+// be left out). Begin and end are separate arrays because a [num_docs + 1] offsets array cannot
+// express the gaps that the padding between documents leaves.
+struct SdpaDocs {
+  int tokens = 0;                  // T
+  int num_docs = 0;                // listed documents (0: every token is padding)
+  int max_doc_len = 0;             // >= the longest listed document (host value: picks the graph bucket)
+  const int* doc_begin = nullptr;  // device I32 [num_docs]: flat index of each document's first token
+  const int* doc_end = nullptr;    // device I32 [num_docs]: one past its last token
+};
+
 class CudnnSdpa {
  public:
   // True when cuDNN >= 9 is loaded and the current device is sm_80 or newer.
@@ -55,12 +71,29 @@ class CudnnSdpa {
   void backward(void* dq, void* dk, void* dv, const void* dout, const void* q, const void* k, const void* v,
                 const void* out, const float* lse, const SdpaShape& shape, float scale, cudaStream_t stream);
 
+  // Packed documents (ragged / THD graphs: each listed document is one batch entry of a
+  // [B, H, S, D] tensor with per-entry offsets, plus a padding mask from its length and the causal
+  // mask; B and S are bucketed: B = max(8, next power of two >= num_docs), S = max(128, next power
+  // of two >= max_doc_len)). Tokens outside the documents are finished by a small kernel (out = v,
+  // lse = scale q.k; dq = dk = 0, dv = sum of the group's dout). Layouts as forward/backward.
+  void forward_docs(void* out, float* lse, const void* q, const void* k, const void* v, const SdpaDocs& docs,
+                    int q_heads, int kv_heads, int head_dim, float scale, cudaStream_t stream);
+  void backward_docs(void* dq, void* dk, void* dv, const void* dout, const void* q, const void* k, const void* v,
+                     const void* out, const float* lse, const SdpaDocs& docs, int q_heads, int kv_heads,
+                     int head_dim, float scale, cudaStream_t stream);
+  // Builds (or finds) the packed-documents plan of docs' bucket; returns its description.
+  std::string prepare_docs(const SdpaDocs& docs, int q_heads, int kv_heads, int head_dim, bool backward);
+
   // Builds (or finds) the plan for a shape without running it; returns describe().
   std::string prepare(const SdpaShape& shape, bool backward);
   // The cached plan of a shape: engine index, workspace bytes, lse layout.
   std::string describe(const SdpaShape& shape, bool backward) const;
 
   struct Entry;
+  struct DocsEntry;
+  struct DocsEntryDeleter {
+    void operator()(DocsEntry* e) const;
+  };
 
  private:
   using Key = std::tuple<int, int, int, int, int, bool>;
@@ -69,6 +102,11 @@ class CudnnSdpa {
   cudnnHandle_t handle_ = nullptr;
   int device_ = -1;
   std::map<Key, std::unique_ptr<Entry>> cache_;
+
+  // (T, B bucket, S bucket, Hq, Hkv, D, backward)
+  using DocsKey = std::tuple<int, int, int, int, int, int, bool>;
+  DocsEntry& docs_entry(const SdpaDocs& docs, int q_heads, int kv_heads, int head_dim, bool backward);
+  std::map<DocsKey, std::unique_ptr<DocsEntry, DocsEntryDeleter>> docs_cache_;
 };
 
 }  // namespace wm::cuda
