@@ -23,10 +23,13 @@
 #include <cuda_runtime.h>
 #include <cudnn_graph.h>
 
+#include <cstdint>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <tuple>
+#include <vector>
 
 namespace wm::cuda {
 
@@ -52,6 +55,15 @@ struct SdpaDocs {
   const int* doc_begin = nullptr;  // device I32 [num_docs]: flat index of each document's first token
   const int* doc_end = nullptr;    // device I32 [num_docs]: one past its last token
 };
+
+// Host helper: the document list of a per-token doc_start array (as our attention kernels take
+// it): every run of >= 2 tokens sharing a doc_start; one-token documents (padding) are left out,
+// they are identical to the padding the kernels finish. Upload begin/end and fill an SdpaDocs.
+struct SdpaDocList {
+  std::vector<int32_t> begin, end;
+  int max_len = 0;
+};
+SdpaDocList list_documents(std::span<const int32_t> doc_start);
 
 class CudnnSdpa {
  public:

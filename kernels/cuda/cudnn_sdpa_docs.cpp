@@ -12,9 +12,10 @@
 // document's end.
 //
 // Stats (our lse [Hq, T]) are tried in three layouts, first plan wins (WEMASK_CUDNN_SDPA_DOCS_STATS
-// = ours | thd | padded keeps only one): ragged with our own strides (no copies), ragged THD [T, Hq]
-// (what cudnn-frontend / TransformerEngine use for THD on cuDNN >= 9.6) plus a transpose kernel,
-// or the padded [B, Hq, S, 1] plus a gather/scatter kernel. In the backward, softmax_sum (fp32
+// = thd | padded | ours keeps only one): ragged THD [T, Hq] (what cudnn-frontend / TransformerEngine
+// use for THD on cuDNN >= 9.6) plus a transpose kernel (T * Hq floats, negligible), the padded
+// [B, Hq, S, 1] plus a gather/scatter kernel, or ragged with our own [Hq, T] strides (no copies, but
+// per-document offsets of 4 bytes that an engine might assume aligned: last, opt-in by the env). In the backward, softmax_sum (fp32
 // rowsum(dO * O)) and dQ_accum (fp32) are ragged like the stats / dQ (sized by T, as the frontend
 // does with max_total_seq_len_q), or packed [B, Hq, S, (D)] with the padded stats.
 #include <algorithm>
@@ -270,17 +271,17 @@ std::vector<Variant> variants(bool backward) {
   const std::string only = env ? env : "";
   const auto keep = [&](DocsStats s) { return only.empty() || only == stats_name(s); };
   if (!backward) {
-    for (DocsStats s : {DocsStats::kOurs, DocsStats::kThd, DocsStats::kPadded})
+    for (DocsStats s : {DocsStats::kThd, DocsStats::kPadded, DocsStats::kOurs})
       if (keep(s)) all.push_back({s, false, false});
     return all;
   }
   for (bool after : {false, true}) {
-    if (keep(DocsStats::kOurs)) all.push_back({DocsStats::kOurs, false, after});
     if (keep(DocsStats::kThd)) {
       all.push_back({DocsStats::kThd, false, after});
       all.push_back({DocsStats::kThd, true, after});
     }
     if (keep(DocsStats::kPadded)) all.push_back({DocsStats::kPadded, true, after});
+    if (keep(DocsStats::kOurs)) all.push_back({DocsStats::kOurs, false, after});
   }
   return all;
 }
@@ -306,6 +307,22 @@ struct CudnnSdpa::DocsEntry {
   float* stats_buf() const { return reinterpret_cast<float*>(ws() + stats_off); }
   int stats_mult() const { return variant.stats == DocsStats::kThd ? int(layout.H) : 1; }
 };
+
+SdpaDocList list_documents(std::span<const int32_t> doc_start) {
+  SdpaDocList l;
+  const size_t T = doc_start.size();
+  for (size_t t = 0; t < T;) {
+    size_t e = t + 1;
+    while (e < T && doc_start[e] == doc_start[t]) ++e;
+    if (e - t >= 2) {
+      l.begin.push_back(int32_t(t));
+      l.end.push_back(int32_t(e));
+      l.max_len = std::max(l.max_len, int(e - t));
+    }
+    t = e;
+  }
+  return l;
+}
 
 void CudnnSdpa::DocsEntryDeleter::operator()(DocsEntry* e) const { delete e; }
 

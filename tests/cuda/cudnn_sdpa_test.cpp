@@ -208,6 +208,15 @@ void check_cudnn_docs(const PackedRows& p, int Hq, int Hkv, int D) {
               rel_err(dk, dk_ref), rel_err(dv, dv_ref));
 }
 
+// Host only: the document list of a doc_start array leaves one-token documents out.
+TEST(CudnnSdpa, ListDocuments) {
+  const PackedRows p = pack_rows(3, 96, {{1, 40, 55}, {96}, {10, 10}});
+  const cuda::SdpaDocList l = cuda::list_documents(p.doc_start);
+  EXPECT_EQ(l.begin, (std::vector<int32_t>{1, 41, 96, 192, 202}));
+  EXPECT_EQ(l.end, (std::vector<int32_t>{41, 96, 192, 202, 212}));
+  EXPECT_EQ(l.max_len, 96);
+}
+
 TEST(CudnnSdpa, DocsSmall) {
   WM_REQUIRE_CUDA();
   // Row 0: a 1-token document, 40, 55 (no padding); row 1: one document; row 2: 10, 10, 76 padding.
