@@ -88,6 +88,9 @@ class CudnnSdpa {
   // mask; B and S are bucketed: B = max(8, next power of two >= num_docs), S = max(128, next power
   // of two >= max_doc_len)). Tokens outside the documents are finished by a small kernel (out = v,
   // lse = scale q.k; dq = dk = 0, dv = sum of the group's dout). Layouts as forward/backward.
+  // Plans are cached per (T, B, S, Hq, Hkv, D, fwd/bwd); a bucket's workspace is cudaMalloc'ed
+  // when its plan is built, so build the buckets (prepare_docs or one eager call) before CUDA-graph
+  // capture. max_doc_len must not be below a listed document's length (the plan's S would be).
   void forward_docs(void* out, float* lse, const void* q, const void* k, const void* v, const SdpaDocs& docs,
                     int q_heads, int kv_heads, int head_dim, float scale, cudaStream_t stream);
   void backward_docs(void* dq, void* dk, void* dv, const void* dout, const void* q, const void* k, const void* v,
