@@ -25,6 +25,20 @@ struct AdamWParams {
   int64_t step = 1;  // 1-based, for bias correction
 };
 
+// What the host knows about the documents behind an attention call's doc_start, so that a
+// backend may pick a faster kernel; the result is the same either way. Default: nothing known.
+struct AttnDocs {
+  int64_t rows = 0, seq = 0;  // the T tokens are rows x seq (0: unknown)
+  bool whole_rows = false;    // every row is exactly one document: doc_start[t] == (t / seq) * seq
+  // The documents of >= 2 tokens as token ranges [begin[i], end[i]) in increasing order; every
+  // token outside them is a one-token document (padding). Device I32 arrays on the tensors'
+  // device; num_docs < 0: no list given.
+  int64_t num_docs = -1;
+  int64_t max_doc_len = 0;
+  const int32_t* doc_begin = nullptr;
+  const int32_t* doc_end = nullptr;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -71,13 +85,15 @@ class Backend {
   // out [T, Hq, D]; lse F32 [Hq, T] = logsumexp_j(scale * q.k_j) saved for backward.
   // doc_start I32 [T]: row index of the first token of t's document. Query t sees keys j with
   // doc_start[t] <= j <= t; this also keeps the rows of a batch (flattened into T) apart.
+  // docs: optional host-side facts about doc_start (see AttnDocs); they never change the result.
   virtual void attention_forward(Tensor out, Tensor lse, const Tensor& q, const Tensor& k,
-                                 const Tensor& v, const Tensor& doc_start, float scale) = 0;
+                                 const Tensor& v, const Tensor& doc_start, float scale,
+                                 const AttnDocs& docs) = 0;
   // dq, dk, dv overwritten.
   virtual void attention_backward(Tensor dq, Tensor dk, Tensor dv, const Tensor& dout,
                                   const Tensor& q, const Tensor& k, const Tensor& v,
                                   const Tensor& out, const Tensor& lse, const Tensor& doc_start,
-                                  float scale) = 0;
+                                  float scale, const AttnDocs& docs) = 0;
 
   // ---- SwiGLU on a packed gate/up activation: gate_up [N, 2F] (gate = first F columns,
   // up = last F), out [N, F] = silu(gate) * up.
@@ -104,8 +120,10 @@ class Backend {
   // ---- AdamW (decoupled weight decay), fp32 master/m/v, grad F32 or BF16 scaled by grad_scale:
   //   g = grad * grad_scale; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2
   //   p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps) + lr * wd * p
+  // weights (optional: Tensor{} = none; F32 or BF16, numel of master): receives the updated p rounded to its
+  // dtype, exactly what convert(weights, master) would write, in the same pass over memory.
   virtual void adamw_update(Tensor master, const Tensor& grad, Tensor m, Tensor v,
-                            const AdamWParams& hp, float grad_scale) = 0;
+                            const AdamWParams& hp, float grad_scale, Tensor weights) = 0;
 
   // ---- WeMask helpers. x [N, d]; rows I32 [R]; dims I32 [K].
   // x[rows[r], dims[k]] *= factor (forward on activations, backward on their gradients).

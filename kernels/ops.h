@@ -38,13 +38,15 @@ inline void rope_backward(Tensor dx, const Tensor& pos, float theta) {
   backend(dx.device).rope_backward(dx, pos, theta);
 }
 inline void attention_forward(Tensor out, Tensor lse, const Tensor& q, const Tensor& k,
-                              const Tensor& v, const Tensor& doc_start, float scale) {
-  backend(out.device).attention_forward(out, lse, q, k, v, doc_start, scale);
+                              const Tensor& v, const Tensor& doc_start, float scale,
+                              const AttnDocs& docs = {}) {
+  backend(out.device).attention_forward(out, lse, q, k, v, doc_start, scale, docs);
 }
 inline void attention_backward(Tensor dq, Tensor dk, Tensor dv, const Tensor& dout, const Tensor& q,
                                const Tensor& k, const Tensor& v, const Tensor& out,
-                               const Tensor& lse, const Tensor& doc_start, float scale) {
-  backend(dq.device).attention_backward(dq, dk, dv, dout, q, k, v, out, lse, doc_start, scale);
+                               const Tensor& lse, const Tensor& doc_start, float scale,
+                               const AttnDocs& docs = {}) {
+  backend(dq.device).attention_backward(dq, dk, dv, dout, q, k, v, out, lse, doc_start, scale, docs);
 }
 inline void swiglu_forward(Tensor out, const Tensor& gate_up) {
   backend(out.device).swiglu_forward(out, gate_up);
@@ -73,8 +75,8 @@ inline void cross_entropy_backward(Tensor dlogits, const Tensor& logits, const T
   backend(logits.device).cross_entropy_backward(dlogits, logits, lse, targets, dloss, ignore_index);
 }
 inline void adamw_update(Tensor master, const Tensor& grad, Tensor m, Tensor v,
-                         const AdamWParams& hp, float grad_scale = 1.0f) {
-  backend(master.device).adamw_update(master, grad, m, v, hp, grad_scale);
+                         const AdamWParams& hp, float grad_scale = 1.0f, Tensor weights = {}) {
+  backend(master.device).adamw_update(master, grad, m, v, hp, grad_scale, weights);
 }
 inline void scale_entries(Tensor x, const Tensor& rows, const Tensor& dims, float factor) {
   backend(x.device).scale_entries(x, rows, dims, factor);

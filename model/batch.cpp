@@ -1,5 +1,6 @@
 #include "model/batch.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -128,6 +129,31 @@ HostBatch pack_documents(const std::vector<std::vector<std::vector<int32_t>>>& d
 Batch::Batch(HostBatch host, Device device) : host_(std::move(host)), device_(device) {
   host_.validate();
   sink_rows_host_ = host_.sink_rows();
+  attn_docs_.rows = host_.rows;
+  attn_docs_.seq = host_.seq;
+  attn_docs_.whole_rows = host_.seq > 0;
+  for (int64_t t = 0; t < host_.num_tokens() && attn_docs_.whole_rows; ++t)
+    attn_docs_.whole_rows = host_.doc_start[t] == (t / host_.seq) * host_.seq;
+  // Runs of tokens sharing a doc_start, of length >= 2 (validate() checked doc_start).
+  std::vector<int32_t> begin, end;
+  const auto T = static_cast<int32_t>(host_.num_tokens());
+  for (int32_t t = 0; t < T;) {
+    int32_t e = t + 1;
+    while (e < T && host_.doc_start[e] == host_.doc_start[t]) ++e;
+    if (e - t >= 2) {
+      begin.push_back(t);
+      end.push_back(e);
+      attn_docs_.max_doc_len = std::max<int64_t>(attn_docs_.max_doc_len, e - t);
+    }
+    t = e;
+  }
+  attn_docs_.num_docs = static_cast<int64_t>(begin.size());
+  if (!begin.empty()) {
+    doc_begin_ = upload(begin, device);
+    doc_end_ = upload(end, device);
+    attn_docs_.doc_begin = doc_begin_.t().ptr<const int32_t>();
+    attn_docs_.doc_end = doc_end_.t().ptr<const int32_t>();
+  }
   tokens_ = upload(host_.tokens, device);
   targets_ = upload(host_.targets, device);
   positions_ = upload(host_.positions, device);

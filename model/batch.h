@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/backend.h"
 #include "kernels/buffer.h"
 
 namespace wm {
@@ -58,12 +59,16 @@ class Batch {
   const Tensor& loss_weight() const { return loss_weight_.t(); }// F32 [T]
   const Tensor& sink_rows() const { return sink_rows_.t(); }    // I32 [R]
   const std::vector<int32_t>& sink_rows_host() const { return sink_rows_host_; }
+  // Host-side facts about the document layout for the attention ops (whole-row documents).
+  const AttnDocs& attn_docs() const { return attn_docs_; }
 
  private:
   HostBatch host_;
   Device device_;
   std::vector<int32_t> sink_rows_host_;
+  AttnDocs attn_docs_;
   OwnedTensor tokens_, targets_, positions_, doc_start_, loss_weight_, sink_rows_;
+  OwnedTensor doc_begin_, doc_end_;  // documents of >= 2 tokens, for attn_docs_
 };
 
 }  // namespace wm

@@ -42,7 +42,8 @@ void Qwen3Model::layer_backward(int l, const Batch& batch) {
   ops::linear_backward(g.d_attn, dw.o, g.d_resid, a.attn.view({T, hq * hd}), w.o);
   const Tensor dq = g.dq.view({T, hq, hd}), dk = g.dk.view({T, hkv, hd}), dv = g.dv.view({T, hkv, hd});
   ops::attention_backward(dq, dk, dv, g.d_attn.view({T, hq, hd}), a.q, a.k, a.v, a.attn, a.lse,
-                          batch.doc_start(), static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd))));
+                          batch.doc_start(), static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd))),
+                          batch.attn_docs());
   ops::rope_backward(dq, batch.positions(), theta);
   ops::rope_backward(dk, batch.positions(), theta);
   ops::rmsnorm_backward(g.dq_raw.view({T * hq, hd}), dw.q_norm, g.dq.view({T * hq, hd}),

@@ -38,7 +38,7 @@ void Qwen3Model::layer_forward(int l, const Batch& batch, Pass pass) {
   ops::rope_forward(a.q, batch.positions(), theta);
   ops::rope_forward(a.k, batch.positions(), theta);
   ops::attention_forward(a.attn, a.lse, a.q, a.k, a.v, batch.doc_start(),
-                         static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd))));
+                         static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd))), batch.attn_docs());
 
   ops::linear_forward(fwd_.attn_proj, a.attn.view({T, hq * hd}), w.o);
   ops::copy(a.mid, x);

@@ -7,7 +7,7 @@
 namespace wm::cpu {
 
 void CpuBackend::adamw_update(Tensor master, const Tensor& grad, Tensor m, Tensor v,
-                              const AdamWParams& hp, float grad_scale) {
+                              const AdamWParams& hp, float grad_scale, Tensor weights) {
   const char* op = "adamw_update";
   check_dtype(op, "master", master, DType::F32);
   check_dtype(op, "m", m, DType::F32);
@@ -18,6 +18,8 @@ void CpuBackend::adamw_update(Tensor master, const Tensor& grad, Tensor m, Tenso
   check_numel(op, "m", m, n);
   check_numel(op, "v", v, n);
   if (hp.step < 1) fail(op, "step must be >= 1 (1-based), got " + std::to_string(hp.step));
+  const bool with_weights = weights.data != nullptr;  // a default Tensor{} means "none"
+  if (with_weights) check_numel(op, "weights", weights, n);
   const float b1 = hp.beta1, b2 = hp.beta2;
   const float bc1 = static_cast<float>(1.0 - std::pow(static_cast<double>(b1), static_cast<double>(hp.step)));
   const float bc2 = static_cast<float>(1.0 - std::pow(static_cast<double>(b2), static_cast<double>(hp.step)));
@@ -35,6 +37,7 @@ void CpuBackend::adamw_update(Tensor master, const Tensor& grad, Tensor m, Tenso
       p[i] -= hp.lr * m_hat / (std::sqrt(v_hat) + hp.eps) + hp.lr * hp.weight_decay * p[i];
     }
   });
+  if (with_weights) convert(weights, master);
 }
 
 }  // namespace wm::cpu

@@ -50,7 +50,8 @@ C dot(const T* a, const T* b, int64_t n) {
 }  // namespace
 
 void CpuBackend::attention_forward(Tensor out, Tensor lse, const Tensor& q, const Tensor& k,
-                                   const Tensor& v, const Tensor& doc_start, float scale) {
+                                   const Tensor& v, const Tensor& doc_start, float scale,
+                                   const AttnDocs& /*docs: the reference kernel needs none*/) {
   const char* op = "attention_forward";
   const AttentionShape s = check_attention(op, q, k, v, doc_start);
   check_dtype(op, "out", out, q.dtype);
@@ -98,7 +99,7 @@ void CpuBackend::attention_forward(Tensor out, Tensor lse, const Tensor& q, cons
 void CpuBackend::attention_backward(Tensor dq, Tensor dk, Tensor dv, const Tensor& dout,
                                     const Tensor& q, const Tensor& k, const Tensor& v,
                                     const Tensor& out, const Tensor& lse, const Tensor& doc_start,
-                                    float scale) {
+                                    float scale, const AttnDocs& /*docs*/) {
   const char* op = "attention_backward";
   const AttentionShape s = check_attention(op, q, k, v, doc_start);
   auto check_like = [&](const char* name, const Tensor& t, int64_t heads) {

@@ -16,6 +16,7 @@
 
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/attention_cudnn.h"
 #include "kernels/cuda/cuda_backend.h"
 
 namespace wm::cuda {
@@ -442,7 +443,7 @@ void launch_backward(const BwdParams& p) {
 
 void CudaBackend::attention_backward(Tensor dq, Tensor dk, Tensor dv, const Tensor& dout, const Tensor& q,
                                      const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& lse,
-                                     const Tensor& doc_start, float scale) {
+                                     const Tensor& doc_start, float scale, const AttnDocs& docs) {
   const char* op = "attention_backward";
   const attn::AttnShape s = attn::check_attention(op, q, k, v, doc_start);
   for (auto [name, t] : {std::pair{"dout", &dout}, std::pair{"out", &out}}) {
@@ -459,6 +460,19 @@ void CudaBackend::attention_backward(Tensor dq, Tensor dk, Tensor dv, const Tens
   check_dtype(op, "lse", lse, DType::F32);
   check_shape(op, "lse", lse, {s.Hq, s.T});
   if (s.T == 0) return;
+  if (const auto shape = attn::cudnn_shape(s, q.dtype, docs)) {
+    const bool done = attn::run_cudnn(op, [&](CudnnSdpa& sdpa) {
+      sdpa.backward(dq.data, dk.data, dv.data, dout.data, q.data, k.data, v.data, out.data,
+                    static_cast<const float*>(lse.data), *shape, scale, stream());
+    });
+    if (done) return;
+  } else if (const auto d = attn::cudnn_docs(s, q.dtype, docs)) {
+    const bool done = attn::run_cudnn(op, [&](CudnnSdpa& sdpa) {
+      sdpa.backward_docs(dq.data, dk.data, dv.data, dout.data, q.data, k.data, v.data, out.data,
+                         static_cast<const float*>(lse.data), *d, s.Hq, s.Hkv, s.D, scale, stream());
+    });
+    if (done) return;
+  }
   auto& ctx = CudaContext::get();
   const size_t n_dd = (size_t(s.T) * s.Hq + 3) / 4 * 4;  // 16-byte aligned sections
   const size_t n_tiles = (size_t(s.T) + attn::kQueryTile - 1) / attn::kQueryTile;

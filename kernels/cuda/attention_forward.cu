@@ -7,6 +7,7 @@
 
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/attention_common.cuh"
+#include "kernels/cuda/attention_cudnn.h"
 #include "kernels/cuda/cuda_backend.h"
 
 namespace wm::cuda {
@@ -213,7 +214,7 @@ void launch_forward(const FwdParams& p) {
 }  // namespace attn
 
 void CudaBackend::attention_forward(Tensor out, Tensor lse, const Tensor& q, const Tensor& k, const Tensor& v,
-                                    const Tensor& doc_start, float scale) {
+                                    const Tensor& doc_start, float scale, const AttnDocs& docs) {
   const char* op = "attention_forward";
   const attn::AttnShape s = attn::check_attention(op, q, k, v, doc_start);
   check_dtype(op, "out", out, q.dtype);
@@ -222,6 +223,18 @@ void CudaBackend::attention_forward(Tensor out, Tensor lse, const Tensor& q, con
   check_shape(op, "lse", lse, {s.Hq, s.T});
   attn::check_aligned(op, "out", out);
   if (s.T == 0) return;
+  if (const auto shape = attn::cudnn_shape(s, q.dtype, docs)) {
+    const bool done = attn::run_cudnn(op, [&](CudnnSdpa& sdpa) {
+      sdpa.forward(out.data, static_cast<float*>(lse.data), q.data, k.data, v.data, *shape, scale, stream());
+    });
+    if (done) return;
+  } else if (const auto d = attn::cudnn_docs(s, q.dtype, docs)) {
+    const bool done = attn::run_cudnn(op, [&](CudnnSdpa& sdpa) {
+      sdpa.forward_docs(out.data, static_cast<float*>(lse.data), q.data, k.data, v.data, *d, s.Hq, s.Hkv, s.D, scale,
+                        stream());
+    });
+    if (done) return;
+  }
   const attn::FwdParams p{q.data, k.data, v.data, out.data, static_cast<float*>(lse.data), doc_start.ptr<const int32_t>(),
                           s, scale * attn::kLog2e, CudaContext::get().error_flag()};
   dispatch_float(op, q, [&]<class T>() {

@@ -29,10 +29,10 @@ class CudaBackend final : public Backend {
   void rope_backward(Tensor dx, const Tensor& pos, float theta) override;
 
   void attention_forward(Tensor out, Tensor lse, const Tensor& q, const Tensor& k, const Tensor& v,
-                         const Tensor& doc_start, float scale) override;
+                         const Tensor& doc_start, float scale, const AttnDocs& docs) override;
   void attention_backward(Tensor dq, Tensor dk, Tensor dv, const Tensor& dout, const Tensor& q,
                           const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& lse,
-                          const Tensor& doc_start, float scale) override;
+                          const Tensor& doc_start, float scale, const AttnDocs& docs) override;
 
   void swiglu_forward(Tensor out, const Tensor& gate_up) override;
   void swiglu_backward(Tensor dgate_up, const Tensor& dout, const Tensor& gate_up) override;
@@ -46,7 +46,7 @@ class CudaBackend final : public Backend {
                               const Tensor& targets, const Tensor& dloss, int ignore_index) override;
 
   void adamw_update(Tensor master, const Tensor& grad, Tensor m, Tensor v, const AdamWParams& hp,
-                    float grad_scale) override;
+                    float grad_scale, Tensor weights) override;
 
   void scale_entries(Tensor x, const Tensor& rows, const Tensor& dims, float factor) override;
   void mean_abs_rows(Tensor out, const Tensor& x, const Tensor& rows) override;

@@ -28,6 +28,12 @@ TEST(CudaAdamW, MatchesCpuOverSteps) {
     EXPECT_LT(rel_err(p_gpu, p_cpu), 1e-6) << dtype_name(gdt);
     EXPECT_LT(rel_err(m_gpu, m_cpu), 1e-6) << dtype_name(gdt);
     EXPECT_LT(rel_err(v_gpu, v_cpu), 1e-6) << dtype_name(gdt);
+    // The fused bf16 copy of the updated weights equals convert(master) exactly.
+    hp.step = 4;
+    OwnedTensor w_gpu({n}, DType::BF16, Device::CUDA), w_ref({n}, DType::BF16, Device::CUDA);
+    ops::adamw_update(p_gpu, to_device(random_host({n}, gdt, 99)), m_gpu, v_gpu, hp, 0.5f, w_gpu);
+    ops::convert(w_ref, p_gpu);
+    EXPECT_EQ(values(w_gpu), values(w_ref)) << dtype_name(gdt);
   }
 }
 

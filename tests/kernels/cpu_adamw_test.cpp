@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "kernels/buffer.h"
 #include "kernels/ops.h"
 #include "tests/testing/gradcheck.h"
@@ -64,6 +66,21 @@ TEST(CpuAdamW, Bf16GradientMatchesF32Gradient) {
   ops::adamw_update(p1, gb, m1, v1, params(2), 2.0f);
   ops::adamw_update(p2, gf, m2, v2, params(2), 2.0f);
   for (int64_t i = 0; i < n; ++i) EXPECT_EQ(get(p1, i), get(p2, i));
+}
+
+TEST(CpuAdamW, WeightsCopyEqualsConvertOfMaster) {
+  std::mt19937 rng(82);
+  const int64_t n = 17;
+  OwnedTensor g = testing::random_tensor({n}, DType::F32, rng);
+  OwnedTensor p = testing::random_tensor({n}, DType::F32, rng), m({n}, DType::F32), v({n}, DType::F32);
+  ops::zero(m);
+  ops::zero(v);
+  OwnedTensor w({n}, DType::BF16), w_ref({n}, DType::BF16);
+  ops::adamw_update(p, g, m, v, params(1), 1.0f, w);
+  ops::convert(w_ref, p);
+  for (int64_t i = 0; i < n; ++i) EXPECT_EQ(get(w, i), get(w_ref, i));
+  OwnedTensor short_w({n - 1}, DType::BF16);
+  EXPECT_THROW(ops::adamw_update(p, g, m, v, params(2), 1.0f, short_w), std::invalid_argument);
 }
 
 TEST(CpuAdamW, BadArgumentsThrow) {

@@ -34,6 +34,24 @@ TEST(Batch, ValidateNamesTheProblem) {
   EXPECT_THROW(pack_documents({{{1, 2, 3}}}, 2), std::invalid_argument);
 }
 
+// The attention ops learn from the batch whether every row is one whole document (the layout
+// cuDNN's fused attention takes); several documents or padding in a row is not.
+TEST(Batch, AttnDocsKnowsWholeRowDocuments) {
+  const AttnDocs whole = Batch(pack_documents({{{5, 6, 7}}, {{1, 2, 3}}}, 3), Device::CPU).attn_docs();
+  EXPECT_TRUE(whole.whole_rows);
+  EXPECT_EQ(whole.rows, 2);
+  EXPECT_EQ(whole.seq, 3);
+  EXPECT_FALSE(Batch(pack_documents({{{5, 6}, {7}}, {{1, 2, 3}}}, 3), Device::CPU).attn_docs().whole_rows);
+  EXPECT_FALSE(Batch(pack_documents({{{5, 6, 7}}, {{1, 2}}}, 3), Device::CPU).attn_docs().whole_rows);  // padding
+  // The document list leaves out one-token documents (they attend only to themselves, as padding).
+  const Batch packed_batch(pack_documents({{{5, 6}, {7}}, {{1, 2, 3}}}, 3), Device::CPU);  // owns doc_begin/end
+  const AttnDocs packed = packed_batch.attn_docs();
+  EXPECT_EQ(packed.num_docs, 2);
+  EXPECT_EQ(packed.max_doc_len, 3);
+  EXPECT_EQ(std::vector<int32_t>(packed.doc_begin, packed.doc_begin + 2), (std::vector<int32_t>{0, 3}));
+  EXPECT_EQ(std::vector<int32_t>(packed.doc_end, packed.doc_end + 2), (std::vector<int32_t>{2, 6}));
+}
+
 TEST(ParamStore, FlatLayoutKeepsFusedGroupsAdjacentAndAligned) {
   ParamStore store(tiny_config(false), DType::F32, Device::CPU);
   const auto& specs = store.specs();

@@ -62,10 +62,10 @@ void AdamW::step(double lr, float grad_scale) {
   for (const auto& s : segments_) {
     if (s.numel == 0) continue;
     hp.weight_decay = s.decay ? static_cast<float>(options_.weight_decay) : 0.0f;
+    // The compute copy of the updated weights is written in the same pass (no refresh pass).
     ops::adamw_update(range(master_.t(), s), range(grads_, s), range(m_.t(), s), range(v_.t(), s), hp,
-                      grad_scale);
+                      grad_scale, range(params_, s));
   }
-  refresh_params();
 }
 
 void AdamW::refresh_params() {
