@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <random>
 
 #include "kernels/backend.h"
@@ -29,7 +31,19 @@ struct Result {
   std::vector<std::vector<int32_t>> dims;
 };
 
-Result run(Device device, DType dtype, bool recompute) {
+// Two rows that are each one whole document: the layout cuDNN's fused attention takes on CUDA.
+HostBatch whole_rows_batch() {
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int32_t> tok(0, 63);
+  std::vector<std::vector<std::vector<int32_t>>> rows(2);
+  for (auto& r : rows) {
+    r.emplace_back(256);
+    for (auto& t : r.back()) t = tok(rng);
+  }
+  return pack_documents(rows, 256);
+}
+
+Result run(Device device, DType dtype, bool recompute, const HostBatch& batch = long_batch()) {
   const Qwen3Config cfg = tiny_config(true);
   ParamStore init(cfg, DType::F32, Device::CPU);
   init_random(init, 42);
@@ -44,7 +58,7 @@ Result run(Device device, DType dtype, bool recompute) {
   model.params().load(init.params(), "init");
   model.params().zero_grad();
   Result r;
-  r.loss = model.forward_backward(Batch(long_batch(), device));
+  r.loss = model.forward_backward(Batch(batch, device));
   r.grads = to_host_f64(model.params().flat_grads());
   r.dims = {model.wemask().selected_dims(0), model.wemask().selected_dims(1)};
   return r;
@@ -74,6 +88,51 @@ TEST(Qwen3ModelCuda, MatchesCpuOnALongPackedBatch) {
   EXPECT_LT(relative_l2(gpu_rc.grads, gpu.grads), 1e-6);  // recompute: same kernels, same inputs
   EXPECT_NEAR(bf16.loss, cpu.loss, 1e-2 * cpu.loss);
   EXPECT_LT(relative_l2(bf16.grads, cpu.grads), 0.2);
+}
+
+// Whole-row documents take cuDNN's fused attention in bf16 (WEMASK_ATTENTION=own: the built-in
+// kernels): both agree with the CPU model and with each other.
+TEST(Qwen3ModelCuda, WholeRowBatchCudnnAttentionMatchesBuiltinAndCpu) {
+  if (!cuda_available()) GTEST_SKIP() << "no CUDA GPU";
+  const HostBatch batch = whole_rows_batch();
+  ASSERT_TRUE(Batch(batch, Device::CPU).attn_docs().whole_rows);
+  ASSERT_FALSE(Batch(long_batch(), Device::CPU).attn_docs().whole_rows);
+  const Result cpu = run(Device::CPU, DType::F32, false, batch);
+  const Result cudnn = run(Device::CUDA, DType::BF16, false, batch);
+  setenv("WEMASK_ATTENTION", "own", 1);
+  const Result own = run(Device::CUDA, DType::BF16, false, batch);
+  unsetenv("WEMASK_ATTENTION");
+  std::printf("  loss cpu %.6f, bf16 cudnn %.6f, bf16 built-in %.6f; grad rel L2 vs cpu: cudnn %.2e, built-in %.2e\n",
+              cpu.loss, cudnn.loss, own.loss, relative_l2(cudnn.grads, cpu.grads), relative_l2(own.grads, cpu.grads));
+  EXPECT_NEAR(cudnn.loss, cpu.loss, 1e-2 * cpu.loss);
+  EXPECT_NEAR(cudnn.loss, own.loss, 5e-3 * cpu.loss);
+  EXPECT_LT(relative_l2(cudnn.grads, cpu.grads), 0.2);
+  EXPECT_LT(relative_l2(cudnn.grads, own.grads), 0.1);
+  EXPECT_NE(cudnn.grads, own.grads);  // a different kernel ran (bf16 rounding differs somewhere)
+}
+
+// Packed rows (several documents, padding) through cuDNN's ragged attention in bf16 (opt-in:
+// WEMASK_ATTENTION=cudnn_docs): same agreement expected. Known failure (H100, 2026-11-22): the
+// gradients disagree (rel L2 vs our kernels 0.198 > 0.1), which is why the ragged path is
+// experimental and off by default; enable this test when it is fixed.
+TEST(Qwen3ModelCuda, DISABLED_PackedBatchCudnnAttentionMatchesBuiltinAndCpu) {
+  if (!cuda_available()) GTEST_SKIP() << "no CUDA GPU";
+  const AttnDocs docs = Batch(long_batch(), Device::CPU).attn_docs();
+  EXPECT_EQ(docs.num_docs, 4);  // 70, 150, 37 (+ 43 padding) | 300
+  EXPECT_EQ(docs.max_doc_len, 300);
+  const Result cpu = run(Device::CPU, DType::F32, false);
+  setenv("WEMASK_ATTENTION", "cudnn_docs", 1);
+  const Result cudnn = run(Device::CUDA, DType::BF16, false);
+  setenv("WEMASK_ATTENTION", "own", 1);
+  const Result own = run(Device::CUDA, DType::BF16, false);
+  unsetenv("WEMASK_ATTENTION");
+  std::printf("  packed: loss cpu %.6f, bf16 cudnn %.6f, bf16 built-in %.6f; grad rel L2 vs cpu: cudnn %.2e, built-in %.2e\n",
+              cpu.loss, cudnn.loss, own.loss, relative_l2(cudnn.grads, cpu.grads), relative_l2(own.grads, cpu.grads));
+  EXPECT_NEAR(cudnn.loss, cpu.loss, 1e-2 * cpu.loss);
+  EXPECT_NEAR(cudnn.loss, own.loss, 5e-3 * cpu.loss);
+  EXPECT_LT(relative_l2(cudnn.grads, cpu.grads), 0.2);
+  EXPECT_LT(relative_l2(cudnn.grads, own.grads), 0.1);
+  EXPECT_NE(cudnn.grads, own.grads);
 }
 
 }  // namespace
