@@ -48,7 +48,7 @@ build_direct() {  # compiles kernels + model + the AdamW driver + the bench; pri
   ls kernels/*.cpp kernels/cpu/*.cpp kernels/cuda/*.cpp kernels/cuda/*.cu model/*.cpp \
      trainer/optim/adamw.cpp tools/bench_train_step.cpp \
     | xargs -P "$(nproc)" -I{} bash -c 'compile_one "$@"' _ {} > "$out/objs.txt" || return 1
-  g++ $omp -o "$out/bench_train_step" $(cat "$out/objs.txt") -L"$cuda/lib64" -lcublasLt -lcublas -lcudart \
+  g++ $omp -o "$out/bench_train_step" $(cat "$out/objs.txt") -L"$cuda/lib64" -lcudnn -lcublasLt -lcublas -lcudart \
       -lpthread -Wl,-rpath,"$cuda/lib64" >&2 || return 1
   echo "$out/bench_train_step"
 }
@@ -62,11 +62,11 @@ fi
 if [ "${1:-}" = "--build-only" ]; then  # here, before the GPU call: the CMake target's recipe
   [ -f build-bench/build.ninja ] || cmake -S . -B build-bench -G Ninja -DWEMASK_CUDA=ON \
       -DWEMASK_CUDA_ARCHS="${WEMASK_CUDA_ARCHS:-90a}" -DWEMASK_BUILD_TESTS=OFF > /dev/null || exit 1
-  ninja -C build-bench -j"${BENCH_JOBS:-1}" wemask_model || exit 1
+  ninja -C build-bench -j"${BENCH_JOBS:-2}" wemask_model || exit 1
   g++ -std=c++20 -O2 -DNDEBUG -DWEMASK_HAVE_CUDA=1 -DSPDLOG_HEADER_ONLY -DFMT_HEADER_ONLY -I. -I/usr/local/cuda/include \
       -fopenmp tools/bench_train_step.cpp trainer/optim/adamw.cpp -o build-bench/bench_train_step \
       build-bench/libwemask_model.a build-bench/libwemask_kernels.a -L/usr/local/cuda/lib64 \
-      -lcublasLt -lcublas -lcudart -lpthread -Wl,-rpath,/usr/local/cuda/lib64 || exit 1
+      -lcudnn -lcublasLt -lcublas -lcudart -lpthread -Wl,-rpath,/usr/local/cuda/lib64 || exit 1
   ls -la build-bench/bench_train_step
   exit 0
 fi
