@@ -69,9 +69,10 @@ class Backend {
   //      y = w * cast_to_x_dtype(x * rstd).   x, y [N, d]; w [d]; rstd F32 [N].
   // Per-head q/k norm is the same op on a [T*heads, head_dim] view.
   virtual void rmsnorm_forward(Tensor y, Tensor rstd, const Tensor& x, const Tensor& w, float eps) = 0;
-  // dx overwritten [N, d]; dw accumulated [d].
+  // dx [N, d] overwritten, or added to when accumulate_dx (a residual stream's gradient);
+  // dw accumulated [d].
   virtual void rmsnorm_backward(Tensor dx, Tensor dw, const Tensor& dy, const Tensor& x,
-                                const Tensor& w, const Tensor& rstd) = 0;
+                                const Tensor& w, const Tensor& rstd, bool accumulate_dx) = 0;
 
   // ---- RoPE, rotate-half convention, in place on x [T, H, D]; pos I32 [T].
   // inv_freq[i] = theta^(-2i/D) (fp32), angle = float(pos) * inv_freq[i] (fp32), i < D/2:

@@ -28,8 +28,8 @@ inline void rmsnorm_forward(Tensor y, Tensor rstd, const Tensor& x, const Tensor
   backend(y.device).rmsnorm_forward(y, rstd, x, w, eps);
 }
 inline void rmsnorm_backward(Tensor dx, Tensor dw, const Tensor& dy, const Tensor& x,
-                             const Tensor& w, const Tensor& rstd) {
-  backend(dx.device).rmsnorm_backward(dx, dw, dy, x, w, rstd);
+                             const Tensor& w, const Tensor& rstd, bool accumulate_dx = false) {
+  backend(dx.device).rmsnorm_backward(dx, dw, dy, x, w, rstd, accumulate_dx);
 }
 inline void rope_forward(Tensor x, const Tensor& pos, float theta) {
   backend(x.device).rope_forward(x, pos, theta);

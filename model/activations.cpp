@@ -65,7 +65,6 @@ GradBuffers plan_grads(ActivationPlanner& alloc, const Qwen3Config& c, DType dt,
   const int64_t d = c.hidden_size;
   GradBuffers g;
   g.d_resid = alloc({T, d}, dt);
-  g.d_tmp = alloc({T, d}, dt);
   g.d_normed = alloc({T, d}, dt);
   g.d_attn = alloc({T, c.q_dim()}, dt);
   g.dq = alloc({T, c.q_dim()}, dt);

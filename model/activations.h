@@ -40,7 +40,7 @@ struct ForwardBuffers {
 // Scratch gradients of the backward pass (activation gradients are overwritten per layer).
 struct GradBuffers {
   Tensor d_resid;          // [T, d] gradient of the residual stream
-  Tensor d_tmp, d_normed;  // [T, d]
+  Tensor d_normed;         // [T, d]
   Tensor d_attn, dq, dq_raw;  // [T, Hq*D]
   Tensor dk, dv, dk_raw;   // [T, Hkv*D]
   Tensor d_gate_up;        // [T, 2F]

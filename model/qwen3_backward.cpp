@@ -35,8 +35,8 @@ void Qwen3Model::layer_backward(int l, const Batch& batch) {
   ops::linear_backward(g.d_act, dw.down, g.d_resid, a.act, w.down);
   ops::swiglu_backward(g.d_gate_up, g.d_act, a.gate_up);
   ops::linear_backward(g.d_normed, dw.gate_up, g.d_gate_up, a.normed2, w.gate_up);
-  ops::rmsnorm_backward(g.d_tmp, dw.post_norm, g.d_normed, a.mid, w.post_norm, a.rstd2);
-  ops::add(g.d_resid, g.d_tmp);  // now d(mid)
+  ops::rmsnorm_backward(g.d_resid, dw.post_norm, g.d_normed, a.mid, w.post_norm, a.rstd2,
+                        /*accumulate_dx=*/true);  // now d(mid)
 
   // ---- attention
   ops::linear_backward(g.d_attn, dw.o, g.d_resid, a.attn.view({T, hq * hd}), w.o);
@@ -57,8 +57,8 @@ void Qwen3Model::layer_backward(int l, const Batch& batch) {
   ops::matmul(g.d_normed, g.dv, w.v, false, false, 1.0f, 1.0f);
   ops::matmul(dw.v, g.dv, a.normed, true, false, 1.0f, 1.0f);
   wemask_.apply(l, g.d_normed, batch.sink_rows());
-  ops::rmsnorm_backward(g.d_tmp, dw.input_norm, g.d_normed, fwd_.hidden[l], w.input_norm, a.rstd1);
-  ops::add(g.d_resid, g.d_tmp);  // now d(layer input)
+  ops::rmsnorm_backward(g.d_resid, dw.input_norm, g.d_normed, fwd_.hidden[l], w.input_norm, a.rstd1,
+                        /*accumulate_dx=*/true);  // now d(layer input)
 }
 
 }  // namespace wm

@@ -3,7 +3,7 @@
 # tools/gpu_bundle.sh (nothing is compiled there). Each part runs under its own `timeout`, logs to
 # $OUT/<part>.log and cannot stop the others; a summary is printed at the end.
 #   env       nvidia-smi, `wemask version`, unresolved libraries
-#   tests     wemask_tests --gtest_filter='Cuda*:*Cuda*:HfParity*'        (the GPU tests)
+#   tests     wemask_tests --gtest_filter='Cuda*:*Cuda*:Cudnn*:HfParity*'        (the GPU tests)
 #   roundtrip tests/fixtures/export_roundtrip_check.py (export -> transformers, issue 2)
 #   sft       configs/qwen3_0.6b_shape_sft.yaml, 50 steps, WeMask off then on (issue 5)
 #   bench     bench_model_step, WeMask off vs on on one model (issue 6)
@@ -45,7 +45,7 @@ env_part() {
 }
 
 tests_part() {
-  "$BUNDLE/bin/wemask_tests" --gtest_filter='Cuda*:*Cuda*:HfParity*'
+  "$BUNDLE/bin/wemask_tests" --gtest_filter='Cuda*:*Cuda*:Cudnn*:HfParity*'
   # the tokenizer against the bundle's ICU (stub data library): NFC and the HF goldens
   "$BUNDLE/bin/wemask_tests" --gtest_filter='Tokenizer.MatchesHfGoldenIds:Tokenizer.RoundTrip:ChatTemplate.IdsMatchHfGolden'
 }

@@ -43,7 +43,7 @@ void CpuBackend::rmsnorm_forward(Tensor y, Tensor rstd, const Tensor& x, const T
 }
 
 void CpuBackend::rmsnorm_backward(Tensor dx, Tensor dw, const Tensor& dy, const Tensor& x,
-                                  const Tensor& w, const Tensor& rstd) {
+                                  const Tensor& w, const Tensor& rstd, bool accumulate_dx) {
   const char* op = "rmsnorm_backward";
   check_float(op, "x", x);
   check_rank(op, "x", x, 2);
@@ -81,7 +81,8 @@ void CpuBackend::rmsnorm_backward(Tensor dx, Tensor dw, const Tensor& dy, const 
       for (int64_t j = 0; j < d; ++j) {
         const C dn = to_compute(gr[j]) * to_compute(pw[j]);
         const C nj = to_compute(xr[j]) * r;
-        pdx[n * d + j] = from_compute<T>(r * (dn - nj * mean));
+        const C v = r * (dn - nj * mean);
+        pdx[n * d + j] = from_compute<T>(accumulate_dx ? to_compute(pdx[n * d + j]) + v : v);
       }
     }
 

@@ -23,7 +23,7 @@ class CudaBackend final : public Backend {
 
   void rmsnorm_forward(Tensor y, Tensor rstd, const Tensor& x, const Tensor& w, float eps) override;
   void rmsnorm_backward(Tensor dx, Tensor dw, const Tensor& dy, const Tensor& x, const Tensor& w,
-                        const Tensor& rstd) override;
+                        const Tensor& rstd, bool accumulate_dx) override;
 
   void rope_forward(Tensor x, const Tensor& pos, float theta) override;
   void rope_backward(Tensor dx, const Tensor& pos, float theta) override;

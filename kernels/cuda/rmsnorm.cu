@@ -3,6 +3,9 @@
 //   n = x * rstd, g = dy * w,  dx = rstd * (g - n * mean(g * n)),  dw += sum_rows dy * cast_x(n)
 // where dw is reduced over rows in fp32 (16-byte loads of 8 columns per thread, or column blocks
 // x row splits for odd shapes; atomics into an fp32 workspace) and then added once into dw.
+// With accumulate_dx the result is added to dx (the residual stream's gradient) instead of
+// overwriting it. Rows of d % 8 == 0 (d / 8 threads per row: a power of two up to 32 or a multiple
+// of 32 up to 1024) take one fused kernel that reads x and dy once for dx and dw together.
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/cuda_common.cuh"
 
@@ -49,7 +52,7 @@ __global__ void rmsnorm_forward_kernel(X* y, float* rstd_out, const X* x, const 
 
 template <class X, class W>
 __global__ void rmsnorm_backward_dx_kernel(X* dx, const X* dy, const X* x, const W* w, const float* rstd_in,
-                                           int64_t N, int d, bool vec) {
+                                           int64_t N, int d, bool vec, bool accumulate) {
   const int64_t row = blockIdx.x * int64_t(kWarpsPerBlock) + threadIdx.x / 32;
   const int lane = threadIdx.x & 31;
   if (row >= N) return;
@@ -75,12 +78,19 @@ __global__ void rmsnorm_backward_dx_kernel(X* dx, const X* dy, const X* x, const
       load8(xr + c, xv); load8(dyr + c, gv); load8(w + c, wv);
 #pragma unroll
       for (int i = 0; i < 8; ++i) xv[i] = rstd * (gv[i] * wv[i] - xv[i] * rstd * mean_gn);
+      if (accumulate) {
+        float old[8];
+        load8(dxr + c, old);
+#pragma unroll
+        for (int i = 0; i < 8; ++i) xv[i] += old[i];
+      }
       store8(dxr + c, xv);
     }
   } else {
     for (int c = lane; c < d; c += 32) {
       const float n = to_f(xr[c]) * rstd;
-      dxr[c] = from_f<X>(rstd * (to_f(dyr[c]) * to_f(w[c]) - n * mean_gn));
+      const float v = rstd * (to_f(dyr[c]) * to_f(w[c]) - n * mean_gn);
+      dxr[c] = from_f<X>(accumulate ? to_f(dxr[c]) + v : v);
     }
   }
 }
@@ -138,6 +148,80 @@ __global__ void __launch_bounds__(kDwVecThreads) rmsnorm_backward_dw_vec_kernel(
   }
 }
 
+// Fused dx and dw (vectorised rows): a row is `per_row` = d / 8 threads of 8 adjacent columns,
+// a block holds `lanes` rows side by side and strides over the rows (the trip count is the same
+// for every thread, so the block can synchronise inside the loop). The row's sum of g * n is
+// reduced by shuffles (per_row <= 32) or by the row's warps through shared memory (double
+// buffered: one barrier per row). dw partials stay in registers; at the end the lanes are summed
+// in shared memory and added to dw_acc with one atomicAdd per column and block.
+constexpr int kFusedMaxThreads = 1024;
+template <class X, class W>
+__global__ void __launch_bounds__(kFusedMaxThreads) rmsnorm_backward_fused_kernel(
+    X* dx, float* dw_acc, const X* dy, const X* x, const W* w, const float* rstd, int64_t N, int d, int per_row,
+    int lanes, bool accumulate) {
+  extern __shared__ float smem[];  // max(lanes * d, 2 * lanes * warps_per_row) floats
+  const int lane_row = threadIdx.x / per_row, col = (threadIdx.x % per_row) * 8;
+  const int warps_per_row = per_row / 32;  // 0 when a row fits in (part of) one warp
+  float wv[8], acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  load8(w + col, wv);
+  const int64_t stride = int64_t(gridDim.x) * lanes;
+  int buf = 0;
+  for (int64_t base = int64_t(blockIdx.x) * lanes; base < N; base += stride, buf ^= 1) {
+    const int64_t r = base + lane_row;
+    const bool valid = r < N;
+    float xv[8] = {0, 0, 0, 0, 0, 0, 0, 0}, gv[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    float rs = 0.0f;
+    if (valid) {
+      load8(x + r * d + col, xv);
+      load8(dy + r * d + col, gv);
+      rs = rstd[r];
+    }
+    float dot = 0.0f;  // sum_c g_c * n_c over this thread's columns
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      xv[i] *= rs;        // n
+      dot = fmaf(gv[i] * wv[i], xv[i], dot);
+    }
+    if (warps_per_row == 0) {
+      for (int o = per_row / 2; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
+    } else {
+      dot = warp_sum(dot);
+      float* red = smem + buf * lanes * warps_per_row;
+      const int warp_in_row = (threadIdx.x % per_row) / 32;
+      if ((threadIdx.x & 31) == 0) red[lane_row * warps_per_row + warp_in_row] = dot;
+      __syncthreads();
+      dot = 0.0f;
+      for (int j = 0; j < warps_per_row; ++j) dot += red[lane_row * warps_per_row + j];
+    }
+    if (valid) {
+      const float mean_gn = dot / float(d);
+      float out[8];
+#pragma unroll
+      for (int i = 0; i < 8; ++i) {
+        out[i] = rs * (gv[i] * wv[i] - xv[i] * mean_gn);
+        acc[i] = fmaf(gv[i], to_f(from_f<X>(xv[i])), acc[i]);
+      }
+      X* dxr = dx + r * d + col;
+      if (accumulate) {
+        float old[8];
+        load8(dxr, old);
+#pragma unroll
+        for (int i = 0; i < 8; ++i) out[i] += old[i];
+      }
+      store8(dxr, out);
+    }
+  }
+  __syncthreads();  // the reduction buffers are reused for the dw partials
+#pragma unroll
+  for (int i = 0; i < 8; ++i) smem[lane_row * d + col + i] = acc[i];
+  __syncthreads();
+  for (int c = threadIdx.x; c < d; c += blockDim.x) {
+    float sum = 0.0f;
+    for (int j = 0; j < lanes; ++j) sum += smem[j * d + c];
+    atomicAdd(dw_acc + c, sum);
+  }
+}
+
 template <class W>
 __global__ void accumulate_kernel(W* dst, const float* src, int n) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
@@ -172,7 +256,7 @@ void CudaBackend::rmsnorm_forward(Tensor y, Tensor rstd, const Tensor& x, const 
 }
 
 void CudaBackend::rmsnorm_backward(Tensor dx, Tensor dw, const Tensor& dy, const Tensor& x, const Tensor& w,
-                                   const Tensor& rstd) {
+                                   const Tensor& rstd, bool accumulate_dx) {
   const char* op = "rmsnorm_backward";
   check_float(op, "x", x);
   check_rank(op, "x", x, 2);
@@ -193,6 +277,30 @@ void CudaBackend::rmsnorm_backward(Tensor dx, Tensor dw, const Tensor& dy, const
   const bool vec = d % 8 == 0 && aligned16(x.data) && aligned16(dx.data) && aligned16(dy.data) && aligned16(w.data);
   float* dw_acc = static_cast<float*>(ctx.workspace(size_t(d) * sizeof(float)));
   CUDA_CHECK(cudaMemsetAsync(dw_acc, 0, size_t(d) * sizeof(float), ctx.stream()));
+  const int per_row = int(d / 8);
+  const bool fused_shape = d % 8 == 0 && (per_row <= 32 ? (per_row & (per_row - 1)) == 0 : per_row % 32 == 0) &&
+                           per_row <= kFusedMaxThreads;
+  if (vec && fused_shape) {
+    const int lanes = std::max(1, 256 / per_row), threads = per_row * lanes;
+    const size_t smem = sizeof(float) * std::max<size_t>(size_t(lanes) * d, 2 * size_t(lanes) * (per_row / 32));
+    const auto blocks = unsigned(std::min<int64_t>((N + lanes - 1) / lanes, 4 * ctx.sm_count() * 256 / threads));
+    dispatch_float(op, x, [&]<class X>() {
+      dispatch_float(op, w, [&]<class W>() {
+        auto kernel = rmsnorm_backward_fused_kernel<X, W>;
+        if (smem > 48 * 1024) CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
+        kernel<<<blocks, threads, smem, ctx.stream()>>>(
+            static_cast<X*>(dx.data), dw_acc, static_cast<const X*>(dy.data), static_cast<const X*>(x.data),
+            static_cast<const W*>(w.data), static_cast<const float*>(rstd.data), N, int(d), per_row, lanes,
+            accumulate_dx);
+      });
+    });
+    CUDA_CHECK_LAUNCH("rmsnorm_backward_fused_kernel");
+    dispatch_float(op, dw, [&]<class W>() {
+      accumulate_kernel<<<grid_for(d, 256), 256, 0, ctx.stream()>>>(static_cast<W*>(dw.data), dw_acc, int(d));
+    });
+    CUDA_CHECK_LAUNCH("accumulate_kernel");
+    return;
+  }
   const int col_blocks = int((d + 31) / 32);
   const int row_splits = int(std::min<int64_t>((N + 7) / 8, std::max<int64_t>(1, 4 * ctx.sm_count() / col_blocks + 1)));
   dispatch_float(op, x, [&]<class X>() {
@@ -200,7 +308,8 @@ void CudaBackend::rmsnorm_backward(Tensor dx, Tensor dw, const Tensor& dy, const
       rmsnorm_backward_dx_kernel<<<unsigned((N + kWarpsPerBlock - 1) / kWarpsPerBlock), kWarpsPerBlock * 32, 0,
                                    ctx.stream()>>>(static_cast<X*>(dx.data), static_cast<const X*>(dy.data),
                                                    static_cast<const X*>(x.data), static_cast<const W*>(w.data),
-                                                   static_cast<const float*>(rstd.data), N, int(d), vec);
+                                                   static_cast<const float*>(rstd.data), N, int(d), vec,
+                                                   accumulate_dx);
     });
     CUDA_CHECK_LAUNCH("rmsnorm_backward_dx_kernel");
     if (vec && d <= kDwVecMaxD) {

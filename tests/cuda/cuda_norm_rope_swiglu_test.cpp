@@ -28,6 +28,13 @@ void check_rmsnorm(int64_t N, int64_t d, DType dt, DType dw_dt) {
   ops::rmsnorm_backward(dx_gpu, dw_gpu, to_device(dy), x_gpu, w_gpu, to_device(r_cpu));
   EXPECT_LT(rel_err(dx_gpu, dx_cpu), dt == DType::BF16 ? 4e-3 : 1e-5) << "dx " << what;
   EXPECT_LT(rel_err(dw_gpu, dw_cpu), dw_dt == DType::BF16 ? 4e-3 : 1e-5) << "dw " << what;
+  // accumulate_dx: dx += the gradient, starting from a random residual gradient.
+  const OwnedTensor resid = random_host({N, d}, dt, 45);
+  OwnedTensor acc_cpu = clone_host(resid), acc_gpu = to_device(resid);
+  ops::rmsnorm_backward(acc_cpu, dw_cpu, dy, x, w, r_cpu, true);
+  ops::rmsnorm_backward(acc_gpu, dw_gpu, to_device(dy), x_gpu, w_gpu, to_device(r_cpu), true);
+  EXPECT_LT(rel_err(acc_gpu, acc_cpu), dt == DType::BF16 ? 4e-3 : 1e-5) << "dx accumulated " << what;
+  EXPECT_LT(rel_err(dw_gpu, dw_cpu), dw_dt == DType::BF16 ? 4e-3 : 1e-5) << "dw twice " << what;
 }
 
 TEST(CudaRmsNorm, HiddenAndPerHeadShapes) {
@@ -36,7 +43,10 @@ TEST(CudaRmsNorm, HiddenAndPerHeadShapes) {
   check_rmsnorm(2048, 2048, DType::BF16, DType::BF16);
   check_rmsnorm(2048 * 16, 128, DType::BF16, DType::BF16);  // q-norm on [T*Hq, head_dim]
   check_rmsnorm(300, 100, DType::BF16, DType::F32);         // scalar path (d % 8 != 0)
-  check_rmsnorm(129, 4096, DType::BF16, DType::F32);        // dW: d > 2048 takes the column-block kernel
+  check_rmsnorm(129, 4096, DType::BF16, DType::F32);        // 512 threads per row (Qwen3-8B hidden)
+  check_rmsnorm(1000, 2560, DType::BF16, DType::BF16);      // 320 threads per row (Qwen3-4B hidden)
+  check_rmsnorm(999, 512, DType::BF16, DType::F32);         // 64 threads per row: 2 warps, 4 rows per block
+  check_rmsnorm(50, 8 * 1100, DType::BF16, DType::F32);     // too wide for the fused kernel: separate dx / dw
   check_rmsnorm(77, 24, DType::BF16, DType::F32);           // dW: 3 threads per row, 85 row lanes
   check_rmsnorm(513, 1024, DType::F32, DType::F32);
 }

@@ -85,6 +85,12 @@ TEST(CpuRmsNorm, BackwardMatchesFiniteDifferences) {
   std::vector<double> added(d);
   for (int64_t j = 0; j < d; ++j) added[j] = get(dw, j) - dw0[j];
   EXPECT_LT(testing::max_rel_error(added, num_dw), 1e-6);
+  // accumulate_dx adds the gradient to what dx holds (the residual stream's gradient).
+  const std::vector<double> first = testing::to_vector(dx);
+  ops::rmsnorm_backward(dx, dw, r, x, w, rstd, /*accumulate_dx=*/true);
+  std::vector<double> doubled(first.size());
+  for (size_t i = 0; i < first.size(); ++i) doubled[i] = 2 * num_dx[i];
+  EXPECT_LT(testing::max_rel_error(testing::to_vector(dx), doubled), 1e-6);
 }
 
 TEST(CpuRmsNorm, F32DwIntoF32FromF32Backward) {
