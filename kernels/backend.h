@@ -81,6 +81,23 @@ class Backend {
   // In place on the gradient: applies the transpose (inverse) rotation.
   virtual void rope_backward(Tensor dx, const Tensor& pos, float theta) = 0;
 
+  // ---- Qwen3's q/k path: per-head RMSNorm then RoPE, x, y [T, H, D], rstd F32 [T*H].
+  // By default the two ops above in turn; a backend may fuse them (same roundings).
+  virtual void rmsnorm_rope_forward(Tensor y, Tensor rstd, const Tensor& x, const Tensor& w, float eps,
+                                    const Tensor& pos, float theta) {
+    const int64_t rows = x.size(0) * x.size(1), D = x.size(2);
+    rmsnorm_forward(y.view({rows, D}), rstd, x.view({rows, D}), w, eps);
+    rope_forward(y, pos, theta);
+  }
+  // dy: gradient of the rotated output (the default overwrites it with the unrotated one);
+  // dx overwritten, dw accumulated, as rmsnorm_backward.
+  virtual void rmsnorm_rope_backward(Tensor dx, Tensor dw, Tensor dy, const Tensor& x, const Tensor& w,
+                                     const Tensor& rstd, const Tensor& pos, float theta) {
+    const int64_t rows = x.size(0) * x.size(1), D = x.size(2);
+    rope_backward(dy, pos, theta);
+    rmsnorm_backward(dx.view({rows, D}), dw, dy.view({rows, D}), x.view({rows, D}), w, rstd, false);
+  }
+
   // ---- attention: causal, grouped-query, packed documents, never a [T x T] score matrix needed.
   // q [T, Hq, D]; k, v [T, Hkv, D] (Hq % Hkv == 0, query head h uses kv head h / (Hq/Hkv));
   // out [T, Hq, D]; lse F32 [Hq, T] = logsumexp_j(scale * q.k_j) saved for backward.
@@ -107,6 +124,13 @@ class Backend {
   // A linear layer y = x W^T is matmul(y, x, W, false, true).
   virtual void matmul(Tensor c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b,
                       float alpha, float beta) = 0;
+  // D = op(A) @ op(B) + C (a residual add in the GEMM's epilogue); D may be C. By default a copy
+  // then an accumulating matmul.
+  virtual void matmul_add(Tensor d, const Tensor& a, const Tensor& b, const Tensor& c, bool trans_a,
+                          bool trans_b) {
+    if (d.data != c.data) copy(d, c);
+    matmul(d, a, b, trans_a, trans_b, 1.0f, 1.0f);
+  }
 
   // ---- cross-entropy: logits [N, V] (any float dtype), targets I32 [N].
   // losses F32 [N] = lse - logits[target]; lse F32 [N]. target == ignore_index -> loss 0.

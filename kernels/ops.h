@@ -31,6 +31,14 @@ inline void rmsnorm_backward(Tensor dx, Tensor dw, const Tensor& dy, const Tenso
                              const Tensor& w, const Tensor& rstd, bool accumulate_dx = false) {
   backend(dx.device).rmsnorm_backward(dx, dw, dy, x, w, rstd, accumulate_dx);
 }
+inline void rmsnorm_rope_forward(Tensor y, Tensor rstd, const Tensor& x, const Tensor& w, float eps,
+                                 const Tensor& pos, float theta) {
+  backend(y.device).rmsnorm_rope_forward(y, rstd, x, w, eps, pos, theta);
+}
+inline void rmsnorm_rope_backward(Tensor dx, Tensor dw, Tensor dy, const Tensor& x, const Tensor& w,
+                                  const Tensor& rstd, const Tensor& pos, float theta) {
+  backend(dx.device).rmsnorm_rope_backward(dx, dw, dy, x, w, rstd, pos, theta);
+}
 inline void rope_forward(Tensor x, const Tensor& pos, float theta) {
   backend(x.device).rope_forward(x, pos, theta);
 }
@@ -57,6 +65,10 @@ inline void swiglu_backward(Tensor dgate_up, const Tensor& dout, const Tensor& g
 inline void matmul(Tensor c, const Tensor& a, const Tensor& b, bool trans_a = false,
                    bool trans_b = false, float alpha = 1.0f, float beta = 0.0f) {
   backend(c.device).matmul(c, a, b, trans_a, trans_b, alpha, beta);
+}
+// y [N, out] = residual + x [N, in] @ W[out, in]^T  (y may be residual)
+inline void linear_forward_residual(Tensor y, const Tensor& x, const Tensor& w, const Tensor& residual) {
+  backend(y.device).matmul_add(y, x, w, residual, false, true);
 }
 // y [N, out] = x [N, in] @ W[out, in]^T
 inline void linear_forward(Tensor y, const Tensor& x, const Tensor& w) { matmul(y, x, w, false, true); }

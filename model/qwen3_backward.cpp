@@ -44,12 +44,10 @@ void Qwen3Model::layer_backward(int l, const Batch& batch) {
   ops::attention_backward(dq, dk, dv, g.d_attn.view({T, hq, hd}), a.q, a.k, a.v, a.attn, a.lse,
                           batch.doc_start(), static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd))),
                           batch.attn_docs());
-  ops::rope_backward(dq, batch.positions(), theta);
-  ops::rope_backward(dk, batch.positions(), theta);
-  ops::rmsnorm_backward(g.dq_raw.view({T * hq, hd}), dw.q_norm, g.dq.view({T * hq, hd}),
-                        a.q_raw.view({T * hq, hd}), w.q_norm, a.q_rstd);
-  ops::rmsnorm_backward(g.dk_raw.view({T * hkv, hd}), dw.k_norm, g.dk.view({T * hkv, hd}),
-                        a.k_raw.view({T * hkv, hd}), w.k_norm, a.k_rstd);
+  ops::rmsnorm_rope_backward(g.dq_raw.view({T, hq, hd}), dw.q_norm, dq, a.q_raw, w.q_norm, a.q_rstd,
+                             batch.positions(), theta);
+  ops::rmsnorm_rope_backward(g.dk_raw.view({T, hkv, hd}), dw.k_norm, dk, a.k_raw, w.k_norm, a.k_rstd,
+                             batch.positions(), theta);
   // d(normed) = dq_raw Wq + dk_raw Wk + dv Wv
   ops::linear_backward(g.d_normed, dw.q, g.dq_raw, a.normed, w.q);
   ops::matmul(g.d_normed, g.dk_raw, w.k, false, false, 1.0f, 1.0f);

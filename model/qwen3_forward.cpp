@@ -33,16 +33,19 @@ void Qwen3Model::layer_forward(int l, const Batch& batch, Pass pass) {
   ops::linear_forward(a.q_raw.view({T, hq * hd}), a.normed, w.q);
   ops::linear_forward(a.k_raw.view({T, hkv * hd}), a.normed, w.k);
   ops::linear_forward(a.v.view({T, hkv * hd}), a.normed, w.v);
-  ops::rmsnorm_forward(a.q.view({T * hq, hd}), a.q_rstd, a.q_raw.view({T * hq, hd}), w.q_norm, eps);
-  ops::rmsnorm_forward(a.k.view({T * hkv, hd}), a.k_rstd, a.k_raw.view({T * hkv, hd}), w.k_norm, eps);
-  ops::rope_forward(a.q, batch.positions(), theta);
-  ops::rope_forward(a.k, batch.positions(), theta);
+  ops::rmsnorm_rope_forward(a.q, a.q_rstd, a.q_raw, w.q_norm, eps, batch.positions(), theta);
+  ops::rmsnorm_rope_forward(a.k, a.k_rstd, a.k_raw, w.k_norm, eps, batch.positions(), theta);
   ops::attention_forward(a.attn, a.lse, a.q, a.k, a.v, batch.doc_start(),
                          static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd))), batch.attn_docs());
 
-  ops::linear_forward(fwd_.attn_proj, a.attn.view({T, hq * hd}), w.o);
-  ops::copy(a.mid, x);
-  ops::add(a.mid, fwd_.attn_proj);
+  // mid = x + o_proj(attn): the add rides in the GEMM unless an observer wants the branch output.
+  if (observer_) {
+    ops::linear_forward(fwd_.attn_proj, a.attn.view({T, hq * hd}), w.o);
+    ops::copy(a.mid, x);
+    ops::add(a.mid, fwd_.attn_proj);
+  } else {
+    ops::linear_forward_residual(a.mid, a.attn.view({T, hq * hd}), w.o, x);
+  }
 
   ops::rmsnorm_forward(a.normed2, a.rstd2, a.mid, w.post_norm, eps);
   ops::linear_forward(a.gate_up, a.normed2, w.gate_up);
@@ -50,9 +53,13 @@ void Qwen3Model::layer_forward(int l, const Batch& batch, Pass pass) {
   if (pass == Pass::Recompute) return;
 
   const Tensor& out = fwd_.hidden[l + 1];
-  ops::linear_forward(fwd_.mlp_out, a.act, w.down);
-  ops::copy(out, a.mid);
-  ops::add(out, fwd_.mlp_out);
+  if (observer_) {
+    ops::linear_forward(fwd_.mlp_out, a.act, w.down);
+    ops::copy(out, a.mid);
+    ops::add(out, fwd_.mlp_out);
+  } else {
+    ops::linear_forward_residual(out, a.act, w.down, a.mid);
+  }
 
   if (observer_) {
     LayerObservation o;

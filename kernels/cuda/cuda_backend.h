@@ -39,6 +39,12 @@ class CudaBackend final : public Backend {
 
   void matmul(Tensor c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, float alpha,
               float beta) override;
+  void rmsnorm_rope_forward(Tensor y, Tensor rstd, const Tensor& x, const Tensor& w, float eps, const Tensor& pos,
+                            float theta) override;
+  void rmsnorm_rope_backward(Tensor dx, Tensor dw, Tensor dy, const Tensor& x, const Tensor& w, const Tensor& rstd,
+                             const Tensor& pos, float theta) override;
+  void matmul_add(Tensor d, const Tensor& a, const Tensor& b, const Tensor& c, bool trans_a,
+                  bool trans_b) override;
 
   void cross_entropy_forward(Tensor losses, Tensor lse, const Tensor& logits, const Tensor& targets,
                              int ignore_index) override;

@@ -110,10 +110,9 @@ Plan& get_plan(const Key& key, int64_t a_rows, int64_t a_cols, int64_t b_rows, i
   return *cache.emplace(key, std::move(plan)).first->second;
 }
 
-}  // namespace
-
-void CudaBackend::matmul(Tensor c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, float alpha,
-                         float beta) {
+// D = alpha op(A) op(B) + beta C; c_in: C when it is not D (same shape and dtype), else nullptr.
+void run_matmul(CudaBackend& self, const char* op_name, Tensor c, const Tensor& a, const Tensor& b, bool trans_a,
+                bool trans_b, float alpha, float beta, const Tensor* c_in) {
   for (auto [name, t] : {std::pair{"a", &a}, std::pair{"b", &b}, std::pair{"c", static_cast<const Tensor*>(&c)}}) {
     if (t->device != Device::CUDA) fail(std::string(name) + " must be a CUDA tensor, got " + t->describe());
     if (!t->defined()) fail(std::string(name) + " has no data (" + t->describe() + ")");
@@ -132,20 +131,40 @@ void CudaBackend::matmul(Tensor c, const Tensor& a, const Tensor& b, bool trans_
          std::to_string(kb) + "x" + std::to_string(n) + ", c " + c.describe());
   if (m == 0 || n == 0) return;
   auto& ctx = CudaContext::get();
-  if (k == 0) {  // C = beta * C
-    if (beta == 0.0f) fill(c, 0.0);
-    else if (beta != 1.0f) scale(c, beta);
+  if (k == 0) {  // D = beta * C
+    if (c_in && c_in->data != c.data) self.copy(c, *c_in);
+    if (beta == 0.0f) self.fill(c, 0.0);
+    else if (beta != 1.0f) self.scale(c, beta);
     return;
   }
+  const void* c_src = c_in ? c_in->data : c.data;
   const Key key{m, n, k, trans_a, trans_b, a.dtype, c.dtype,
-                alignment_of(a.data), alignment_of(b.data), alignment_of(c.data), beta != 0.0f};
+                alignment_of(a.data), alignment_of(b.data), std::min(alignment_of(c.data), alignment_of(c_src)),
+                beta != 0.0f};
   Plan& plan = get_plan(key, a.shape[0], a.shape[1], b.shape[0], b.shape[1]);
   CUBLAS_CHECK(cublasLtMatmul(ctx.lt(), plan.desc.h, &alpha, b.data, plan.first.h, a.data, plan.second.h, &beta,
-                              c.data, plan.out.h, c.data, plan.out.h, &plan.algo, ctx.lt_workspace(),
+                              c_src, plan.out.h, c.data, plan.out.h, &plan.algo, ctx.lt_workspace(),
                               ctx.lt_workspace_size(), ctx.stream()));
 #ifdef WEMASK_CUDA_DEBUG_SYNC
-  CUDA_CHECK_LAUNCH("cublasLtMatmul");
+  CUDA_CHECK_LAUNCH(op_name);
+#else
+  (void)op_name;
 #endif
+}
+
+}  // namespace
+
+void CudaBackend::matmul(Tensor c, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, float alpha,
+                         float beta) {
+  run_matmul(*this, "matmul", c, a, b, trans_a, trans_b, alpha, beta, nullptr);
+}
+
+void CudaBackend::matmul_add(Tensor d, const Tensor& a, const Tensor& b, const Tensor& c, bool trans_a,
+                             bool trans_b) {
+  if (c.device != Device::CUDA || c.dtype != d.dtype || c.ndim != 2 || c.shape[0] != d.shape[0] ||
+      c.shape[1] != d.shape[1])
+    fail("matmul_add: c " + c.describe() + " must match d " + d.describe());
+  run_matmul(*this, "matmul_add", d, a, b, trans_a, trans_b, 1.0f, 1.0f, &c);
 }
 
 }  // namespace wm::cuda

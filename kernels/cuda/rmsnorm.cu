@@ -6,8 +6,14 @@
 // With accumulate_dx the result is added to dx (the residual stream's gradient) instead of
 // overwriting it. Rows of d % 8 == 0 (d / 8 threads per row: a power of two up to 32 or a multiple
 // of 32 up to 1024) take one fused kernel that reads x and dy once for dx and dw together.
+// q/k norm + RoPE (rmsnorm_rope_*): rows are (t, h) of [T, H, D]; a table of cos/sin [T, D/2] is
+// built first (one pass, as rope.cu computes them), then the forward rotates the normed row in
+// registers (the partner column i +- D/2 is D/16 lanes away: a shuffle) and the backward unrotates
+// dy the same way before the fused backward above. Each step rounds to x's dtype where the
+// separate ops store, so the results equal rmsnorm then RoPE.
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/cuda_common.cuh"
+#include "kernels/cuda/rope_freq.cuh"
 
 namespace wm::cuda {
 namespace {
@@ -47,6 +53,57 @@ __global__ void rmsnorm_forward_kernel(X* y, float* rstd_out, const X* x, const 
     }
   } else {
     for (int c = lane; c < d; c += 32) yr[c] = from_f<X>(to_f(w[c]) * to_f(from_f<X>(to_f(xr[c]) * rstd)));
+  }
+}
+
+// table[t * half + i] = (cos, sin) of pos[t] * inv_freq[i].
+__global__ void rope_table_kernel(float2* table, const int* pos, InvFreq inv, int64_t T, int half) {
+  const int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (idx < T * half) table[idx] = rope_cos_sin(pos[idx / half], inv.v[idx % half]);
+}
+
+// Rotate-half on registers: v holds columns [c, c + 8) of a row of length 2 * half, p the
+// partner columns (c +- half). sign -1 applies the inverse rotation.
+__device__ __forceinline__ void rotate8(float (&v)[8], const float (&p)[8], const float2* cs_row, int c, int half,
+                                        float sign) {
+  const bool first = c < half;
+  const int i0 = first ? c : c - half;
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {
+    const float2 cs = cs_row[i0 + i];
+    const float s = sign * cs.y;
+    v[i] = first ? v[i] * cs.x - p[i] * s : v[i] * cs.x + p[i] * s;
+  }
+}
+
+// One warp per (t, h) row of length d <= 256 (d / 8 a power of two): lane owns 8 columns.
+template <class X, class W>
+__global__ void rmsnorm_rope_forward_kernel(X* y, float* rstd_out, const X* x, const W* w, const float2* table,
+                                            int64_t N, int H, int d, float eps) {
+  const int64_t row = blockIdx.x * int64_t(kWarpsPerBlock) + threadIdx.x / 32;
+  const int lane = threadIdx.x & 31, c = lane * 8;
+  if (row >= N) return;  // whole warps
+  const bool active = c < d;
+  float v[8] = {0, 0, 0, 0, 0, 0, 0, 0}, wv[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  if (active) {
+    load8(x + row * d + c, v);
+    load8(w + c, wv);
+  }
+  float ss = 0.0f;
+#pragma unroll
+  for (int i = 0; i < 8; ++i) ss = fmaf(v[i], v[i], ss);
+  ss = warp_sum(ss);
+  const float rstd = 1.0f / sqrtf(ss / float(d) + eps);
+  if (lane == 0) rstd_out[row] = rstd;
+#pragma unroll
+  for (int i = 0; i < 8; ++i) v[i] = to_f(from_f<X>(wv[i] * to_f(from_f<X>(v[i] * rstd))));  // y as stored
+  const int half = d / 2;
+  float p[8];
+#pragma unroll
+  for (int i = 0; i < 8; ++i) p[i] = __shfl_xor_sync(0xffffffffu, v[i], half / 8);
+  if (active) {
+    rotate8(v, p, table + (row / H) * half, c, half, 1.0f);
+    store8(y + row * d + c, v);
   }
 }
 
@@ -158,7 +215,7 @@ constexpr int kFusedMaxThreads = 1024;
 template <class X, class W>
 __global__ void __launch_bounds__(kFusedMaxThreads) rmsnorm_backward_fused_kernel(
     X* dx, float* dw_acc, const X* dy, const X* x, const W* w, const float* rstd, int64_t N, int d, int per_row,
-    int lanes, bool accumulate) {
+    int lanes, bool accumulate, const float2* rope_table, int rope_heads) {
   extern __shared__ float smem[];  // max(lanes * d, 2 * lanes * warps_per_row) floats
   const int lane_row = threadIdx.x / per_row, col = (threadIdx.x % per_row) * 8;
   const int warps_per_row = per_row / 32;  // 0 when a row fits in (part of) one warp
@@ -175,6 +232,16 @@ __global__ void __launch_bounds__(kFusedMaxThreads) rmsnorm_backward_fused_kerne
       load8(x + r * d + col, xv);
       load8(dy + r * d + col, gv);
       rs = rstd[r];
+    }
+    if (rope_table) {  // dy is the gradient of the rotated row: unrotate it (per_row <= 32 here)
+      float p[8];
+#pragma unroll
+      for (int i = 0; i < 8; ++i) p[i] = __shfl_xor_sync(0xffffffffu, gv[i], per_row / 2);
+      if (valid) {
+        rotate8(gv, p, rope_table + (r / rope_heads) * (d / 2), col, d / 2, -1.0f);
+#pragma unroll
+        for (int i = 0; i < 8; ++i) gv[i] = to_f(from_f<X>(gv[i]));  // as rope_backward stores it
+      }
     }
     float dot = 0.0f;  // sum_c g_c * n_c over this thread's columns
 #pragma unroll
@@ -228,6 +295,50 @@ __global__ void accumulate_kernel(W* dst, const float* src, int n) {
   if (i < n) dst[i] = from_f<W>(to_f(dst[i]) + src[i]);
 }
 
+bool fused_backward_fits(int64_t d) {
+  const int64_t per_row = d / 8;
+  return d % 8 == 0 && per_row >= 1 && per_row <= kFusedMaxThreads &&
+         (per_row <= 32 ? (per_row & (per_row - 1)) == 0 : per_row % 32 == 0);
+}
+
+// The fused backward over x, dy [N, d] (vectorised, fused_backward_fits(d)); dw_acc: d zeroed
+// floats. rope_table: unrotate dy first (rows are (t, h), rope_heads = H), or nullptr.
+void fused_backward(const char* op, Tensor dx, Tensor dw, const Tensor& dy, const Tensor& x, const Tensor& w,
+                    const Tensor& rstd, float* dw_acc, bool accumulate_dx, const float2* rope_table, int rope_heads) {
+  auto& ctx = CudaContext::get();
+  const int64_t N = x.size(0), d = x.size(1);
+  const int per_row = int(d / 8), lanes = std::max(1, 256 / per_row), threads = per_row * lanes;
+  const size_t smem = sizeof(float) * std::max<size_t>(size_t(lanes) * d, 2 * size_t(lanes) * (per_row / 32));
+  const auto blocks = unsigned(std::min<int64_t>((N + lanes - 1) / lanes, 4 * ctx.sm_count() * 256 / threads));
+  dispatch_float(op, x, [&]<class X>() {
+    dispatch_float(op, w, [&]<class W>() {
+      rmsnorm_backward_fused_kernel<X, W><<<blocks, threads, smem, ctx.stream()>>>(
+          static_cast<X*>(dx.data), dw_acc, static_cast<const X*>(dy.data), static_cast<const X*>(x.data),
+          static_cast<const W*>(w.data), static_cast<const float*>(rstd.data), N, int(d), per_row, lanes,
+          accumulate_dx, rope_table, rope_heads);
+    });
+  });
+  CUDA_CHECK_LAUNCH("rmsnorm_backward_fused_kernel");
+  dispatch_float(op, dw, [&]<class W>() {
+    accumulate_kernel<<<grid_for(d, 256), 256, 0, ctx.stream()>>>(static_cast<W*>(dw.data), dw_acc, int(d));
+  });
+  CUDA_CHECK_LAUNCH("accumulate_kernel");
+}
+
+// The cos/sin table [T, D/2] for pos, in `table` (T * D/2 float2).
+void build_rope_table(float2* table, const Tensor& pos, float theta, int64_t T, int64_t D) {
+  const int64_t n = T * (D / 2);
+  rope_table_kernel<<<grid_for(n, 256, INT32_MAX), 256, 0, stream()>>>(table, pos.ptr<const int32_t>(),
+                                                                      rope_inv_freq(theta, D), T, int(D / 2));
+  CUDA_CHECK_LAUNCH("rope_table_kernel");
+}
+
+// q/k rows take the fused RoPE kernels when a row is d / 8 = a power of two <= 32 lanes.
+bool rope_fused_fits(const Tensor& x) {
+  const int64_t D = x.size(2);
+  return D % 16 == 0 && D <= 256 && ((D / 8) & (D / 8 - 1)) == 0;
+}
+
 }  // namespace
 
 void CudaBackend::rmsnorm_forward(Tensor y, Tensor rstd, const Tensor& x, const Tensor& w, float eps) {
@@ -277,28 +388,9 @@ void CudaBackend::rmsnorm_backward(Tensor dx, Tensor dw, const Tensor& dy, const
   const bool vec = d % 8 == 0 && aligned16(x.data) && aligned16(dx.data) && aligned16(dy.data) && aligned16(w.data);
   float* dw_acc = static_cast<float*>(ctx.workspace(size_t(d) * sizeof(float)));
   CUDA_CHECK(cudaMemsetAsync(dw_acc, 0, size_t(d) * sizeof(float), ctx.stream()));
-  const int per_row = int(d / 8);
-  const bool fused_shape = d % 8 == 0 && (per_row <= 32 ? (per_row & (per_row - 1)) == 0 : per_row % 32 == 0) &&
-                           per_row <= kFusedMaxThreads;
+  const bool fused_shape = fused_backward_fits(d);
   if (vec && fused_shape) {
-    const int lanes = std::max(1, 256 / per_row), threads = per_row * lanes;
-    const size_t smem = sizeof(float) * std::max<size_t>(size_t(lanes) * d, 2 * size_t(lanes) * (per_row / 32));
-    const auto blocks = unsigned(std::min<int64_t>((N + lanes - 1) / lanes, 4 * ctx.sm_count() * 256 / threads));
-    dispatch_float(op, x, [&]<class X>() {
-      dispatch_float(op, w, [&]<class W>() {
-        auto kernel = rmsnorm_backward_fused_kernel<X, W>;
-        if (smem > 48 * 1024) CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
-        kernel<<<blocks, threads, smem, ctx.stream()>>>(
-            static_cast<X*>(dx.data), dw_acc, static_cast<const X*>(dy.data), static_cast<const X*>(x.data),
-            static_cast<const W*>(w.data), static_cast<const float*>(rstd.data), N, int(d), per_row, lanes,
-            accumulate_dx);
-      });
-    });
-    CUDA_CHECK_LAUNCH("rmsnorm_backward_fused_kernel");
-    dispatch_float(op, dw, [&]<class W>() {
-      accumulate_kernel<<<grid_for(d, 256), 256, 0, ctx.stream()>>>(static_cast<W*>(dw.data), dw_acc, int(d));
-    });
-    CUDA_CHECK_LAUNCH("accumulate_kernel");
+    fused_backward(op, dx, dw, dy, x, w, rstd, dw_acc, accumulate_dx, nullptr, 1);
     return;
   }
   const int col_blocks = int((d + 31) / 32);
@@ -330,6 +422,69 @@ void CudaBackend::rmsnorm_backward(Tensor dx, Tensor dw, const Tensor& dy, const
     accumulate_kernel<<<grid_for(d, 256), 256, 0, ctx.stream()>>>(static_cast<W*>(dw.data), dw_acc, int(d));
   });
   CUDA_CHECK_LAUNCH("accumulate_kernel");
+}
+
+
+void CudaBackend::rmsnorm_rope_forward(Tensor y, Tensor rstd, const Tensor& x, const Tensor& w, float eps,
+                                       const Tensor& pos, float theta) {
+  const char* op = "rmsnorm_rope_forward";
+  check_float(op, "x", x);
+  check_rank(op, "x", x, 3);
+  const int64_t T = x.size(0), H = x.size(1), D = x.size(2), N = T * H;
+  check_dtype(op, "y", y, x.dtype);
+  check_shape(op, "y", y, {T, H, D});
+  check_float(op, "w", w);
+  check_shape(op, "w", w, {D});
+  check_dtype(op, "rstd", rstd, DType::F32);
+  check_numel(op, "rstd", rstd, N);
+  check_dtype(op, "pos", pos, DType::I32);
+  check_numel(op, "pos", pos, T);
+  const bool vec = aligned16(x.data) && aligned16(y.data) && aligned16(w.data);
+  if (!vec || !rope_fused_fits(x)) return Backend::rmsnorm_rope_forward(y, rstd, x, w, eps, pos, theta);
+  if (N == 0) return;
+  auto* table = static_cast<float2*>(CudaContext::get().workspace(size_t(T) * size_t(D / 2) * sizeof(float2)));
+  build_rope_table(table, pos, theta, T, D);
+  dispatch_float(op, x, [&]<class X>() {
+    dispatch_float(op, w, [&]<class W>() {
+      rmsnorm_rope_forward_kernel<<<unsigned((N + kWarpsPerBlock - 1) / kWarpsPerBlock), kWarpsPerBlock * 32, 0,
+                                    stream()>>>(static_cast<X*>(y.data), static_cast<float*>(rstd.data),
+                                                static_cast<const X*>(x.data), static_cast<const W*>(w.data), table, N,
+                                                int(H), int(D), eps);
+    });
+  });
+  CUDA_CHECK_LAUNCH("rmsnorm_rope_forward_kernel");
+}
+
+void CudaBackend::rmsnorm_rope_backward(Tensor dx, Tensor dw, Tensor dy, const Tensor& x, const Tensor& w,
+                                        const Tensor& rstd, const Tensor& pos, float theta) {
+  const char* op = "rmsnorm_rope_backward";
+  check_float(op, "x", x);
+  check_rank(op, "x", x, 3);
+  const int64_t T = x.size(0), H = x.size(1), D = x.size(2), N = T * H;
+  check_dtype(op, "dx", dx, x.dtype);
+  check_shape(op, "dx", dx, {T, H, D});
+  check_dtype(op, "dy", dy, x.dtype);
+  check_shape(op, "dy", dy, {T, H, D});
+  check_float(op, "w", w);
+  check_shape(op, "w", w, {D});
+  check_float(op, "dw", dw);
+  check_shape(op, "dw", dw, {D});
+  check_dtype(op, "rstd", rstd, DType::F32);
+  check_numel(op, "rstd", rstd, N);
+  check_dtype(op, "pos", pos, DType::I32);
+  check_numel(op, "pos", pos, T);
+  const bool vec = aligned16(x.data) && aligned16(dx.data) && aligned16(dy.data) && aligned16(w.data);
+  if (!vec || !rope_fused_fits(x)) return Backend::rmsnorm_rope_backward(dx, dw, dy, x, w, rstd, pos, theta);
+  if (N == 0) return;
+  auto& ctx = CudaContext::get();
+  // workspace: dw_acc (D floats, padded to 256 bytes), then the cos/sin table
+  const size_t table_offset = (size_t(D) * sizeof(float) + 255) / 256 * 256;
+  char* ws = static_cast<char*>(ctx.workspace(table_offset + size_t(T) * size_t(D / 2) * sizeof(float2)));
+  auto* dw_acc = reinterpret_cast<float*>(ws);
+  auto* table = reinterpret_cast<float2*>(ws + table_offset);
+  CUDA_CHECK(cudaMemsetAsync(dw_acc, 0, size_t(D) * sizeof(float), ctx.stream()));
+  build_rope_table(table, pos, theta, T, D);
+  fused_backward(op, dx.view({N, D}), dw, dy.view({N, D}), x.view({N, D}), w, rstd, dw_acc, false, table, int(H));
 }
 
 }  // namespace wm::cuda

@@ -58,6 +58,24 @@ TEST(CudaMatmul, LinearBackwardAccumulatesAndF32Inputs) {
   EXPECT_THROW(ops::matmul(bad, to_device(a), to_device(b), false, true), std::invalid_argument);
 }
 
+// y = residual + x W^T with the add in the GEMM's epilogue, into a separate output and in place.
+TEST(CudaMatmul, LinearForwardResidual) {
+  WM_REQUIRE_CUDA();
+  const OwnedTensor x = random_host({M, K}, DType::BF16, 26), w = random_host({N, K}, DType::BF16, 27);
+  const OwnedTensor r = random_host({M, N}, DType::BF16, 28, -8, 8);
+  OwnedTensor y_cpu({M, N}, DType::BF16), y_gpu({M, N}, DType::BF16, Device::CUDA);
+  ops::linear_forward_residual(y_cpu, x, w, r);
+  const OwnedTensor r_gpu = to_device(r), x_gpu = to_device(x), w_gpu = to_device(w);
+  ops::linear_forward_residual(y_gpu, x_gpu, w_gpu, r_gpu);
+  EXPECT_LT(rel_err(y_gpu, y_cpu), 4e-3);
+  EXPECT_LT(rel_err(r_gpu, r), 1e-7);  // the residual is only read
+  OwnedTensor inplace = to_device(r);
+  ops::linear_forward_residual(inplace, x_gpu, w_gpu, inplace);
+  EXPECT_LT(rel_err(inplace, y_cpu), 4e-3);
+  OwnedTensor bad({M, N + 1}, DType::BF16, Device::CUDA);
+  EXPECT_THROW(ops::linear_forward_residual(y_gpu, x_gpu, w_gpu, bad), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace wm
 #endif  // WEMASK_HAVE_CUDA

@@ -51,6 +51,39 @@ TEST(CudaRmsNorm, HiddenAndPerHeadShapes) {
   check_rmsnorm(513, 1024, DType::F32, DType::F32);
 }
 
+// q/k norm + RoPE: the fused CUDA kernels against the CPU's rmsnorm-then-RoPE composition.
+void check_rmsnorm_rope(int64_t T, int64_t H, int64_t D, DType dt) {
+  const std::string what = std::to_string(T) + "x" + std::to_string(H) + "x" + std::to_string(D) + " " + dtype_name(dt);
+  const OwnedTensor x = random_host({T, H, D}, dt, 61, -3, 3), w = random_host({D}, dt, 62, 0.5, 1.5);
+  const OwnedTensor dy = random_host({T, H, D}, dt, 63), dw0 = random_host({D}, DType::F32, 64);
+  std::vector<int32_t> pos(T);
+  for (int64_t t = 0; t < T; ++t) pos[t] = static_cast<int32_t>((t * 37) % 40960);
+  const OwnedTensor p = int_tensor(pos), p_gpu = to_device(p), x_gpu = to_device(x), w_gpu = to_device(w);
+  OwnedTensor y_cpu({T, H, D}, dt), r_cpu({T * H}, DType::F32);
+  OwnedTensor y_gpu({T, H, D}, dt, Device::CUDA), r_gpu({T * H}, DType::F32, Device::CUDA);
+  ops::rmsnorm_rope_forward(y_cpu, r_cpu, x, w, 1e-6f, p, 1e6f);
+  ops::rmsnorm_rope_forward(y_gpu, r_gpu, x_gpu, w_gpu, 1e-6f, p_gpu, 1e6f);
+  EXPECT_LT(rel_err(y_gpu, y_cpu), dt == DType::BF16 ? 4e-3 : 1e-6) << "y " << what;
+  EXPECT_LT(rel_err(r_gpu, r_cpu), 1e-6) << "rstd " << what;
+
+  OwnedTensor dx_cpu({T, H, D}, dt), dx_gpu({T, H, D}, dt, Device::CUDA);
+  OwnedTensor dw_cpu = clone_host(dw0), dw_gpu = to_device(dw0);
+  OwnedTensor dy_cpu = clone_host(dy), dy_gpu = to_device(dy);
+  ops::rmsnorm_rope_backward(dx_cpu, dw_cpu, dy_cpu, x, w, r_cpu, p, 1e6f);
+  ops::rmsnorm_rope_backward(dx_gpu, dw_gpu, dy_gpu, x_gpu, w_gpu, to_device(r_cpu), p_gpu, 1e6f);
+  EXPECT_LT(rel_err(dx_gpu, dx_cpu), dt == DType::BF16 ? 6e-3 : 1e-5) << "dx " << what;
+  EXPECT_LT(rel_err(dw_gpu, dw_cpu), dt == DType::BF16 ? 6e-3 : 1e-5) << "dw " << what;
+}
+
+TEST(CudaRmsNormRope, FusedMatchesCpu) {
+  WM_REQUIRE_CUDA();
+  check_rmsnorm_rope(1024, 16, 128, DType::BF16);  // Qwen3 q heads
+  check_rmsnorm_rope(1024, 8, 128, DType::BF16);   // k heads
+  check_rmsnorm_rope(333, 3, 64, DType::BF16);     // odd head count, 8 lanes per row
+  check_rmsnorm_rope(257, 4, 128, DType::F32);
+  check_rmsnorm_rope(100, 2, 96, DType::BF16);     // 12 lanes per row: the unfused path
+}
+
 TEST(CudaRope, ForwardBackwardLargePositions) {
   WM_REQUIRE_CUDA();
   for (DType dt : {DType::BF16, DType::F32}) {
