@@ -13,9 +13,10 @@ Tensor ActivationPlanner::operator()(std::initializer_list<int64_t> shape, DType
 
 namespace {
 
-LayerActivations plan_layer(ActivationPlanner& alloc, const Qwen3Config& c, DType dt, int64_t T) {
+// The attention half of a layer's activations (and mid, the residual stream after it).
+LayerActivations plan_layer_attention(ActivationPlanner& alloc, const Qwen3Config& c, DType dt, int64_t T) {
   const int64_t d = c.hidden_size, hq = c.num_attention_heads, hkv = c.num_key_value_heads,
-                hd = c.head_dim, f = c.intermediate_size;
+                hd = c.head_dim;
   const DType st = stat_dtype(dt);
   LayerActivations a;
   a.rstd1 = alloc({T}, st);
@@ -31,24 +32,36 @@ LayerActivations plan_layer(ActivationPlanner& alloc, const Qwen3Config& c, DTyp
   a.lse = alloc({hq, T}, st);
   a.mid = alloc({T, d}, dt);
   a.rstd2 = alloc({T}, st);
-  a.normed2 = alloc({T, d}, dt);
-  a.gate_up = alloc({T, 2 * f}, dt);
-  a.act = alloc({T, f}, dt);
   return a;
+}
+
+// The MLP half: post-attention norm output, gate/up projection, SwiGLU output.
+void plan_layer_mlp(ActivationPlanner& alloc, const Qwen3Config& c, DType dt, int64_t T, LayerActivations& a) {
+  a.normed2 = alloc({T, c.hidden_size}, dt);
+  a.gate_up = alloc({T, 2 * c.intermediate_size}, dt);
+  a.act = alloc({T, c.intermediate_size}, dt);
 }
 
 }  // namespace
 
 ForwardBuffers plan_forward(ActivationPlanner& alloc, const Qwen3Config& c, DType dt, int64_t T,
-                            int64_t chunk, bool share_layers) {
+                            int64_t chunk, LayerSharing sharing) {
   const int64_t d = c.hidden_size;
   const int L = static_cast<int>(c.num_hidden_layers);
   ForwardBuffers f;
   for (int l = 0; l <= L; ++l) f.hidden.push_back(alloc({T, d}, dt));
-  if (share_layers) {
-    f.layers.assign(L, plan_layer(alloc, c, dt, T));
+  if (sharing == LayerSharing::All) {
+    LayerActivations a = plan_layer_attention(alloc, c, dt, T);
+    plan_layer_mlp(alloc, c, dt, T, a);
+    f.layers.assign(L, a);
   } else {
-    for (int l = 0; l < L; ++l) f.layers.push_back(plan_layer(alloc, c, dt, T));
+    for (int l = 0; l < L; ++l) f.layers.push_back(plan_layer_attention(alloc, c, dt, T));
+    LayerActivations shared_mlp;
+    if (sharing == LayerSharing::Mlp) plan_layer_mlp(alloc, c, dt, T, shared_mlp);
+    for (auto& a : f.layers) {
+      if (sharing == LayerSharing::None) plan_layer_mlp(alloc, c, dt, T, a);
+      else a.normed2 = shared_mlp.normed2, a.gate_up = shared_mlp.gate_up, a.act = shared_mlp.act;
+    }
   }
   f.attn_proj = alloc({T, d}, dt);
   f.mlp_out = alloc({T, d}, dt);

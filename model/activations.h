@@ -63,8 +63,12 @@ class ActivationPlanner {
 // Stat dtype for a compute dtype (rstd, lse, losses): F64 for F64, else F32.
 inline DType stat_dtype(DType compute) { return compute == DType::F64 ? DType::F64 : DType::F32; }
 
+// Which per-layer activations one buffer serves for every layer: none (a plain training step),
+// all (forward only, or full-layer recompute), or the MLP's (normed2, gate_up, act: MLP recompute).
+enum class LayerSharing { None, All, Mlp };
+
 ForwardBuffers plan_forward(ActivationPlanner& alloc, const Qwen3Config& cfg, DType dtype,
-                            int64_t tokens, int64_t chunk, bool share_layers);
+                            int64_t tokens, int64_t chunk, LayerSharing sharing);
 GradBuffers plan_grads(ActivationPlanner& alloc, const Qwen3Config& cfg, DType dtype, int64_t tokens);
 
 }  // namespace wm

@@ -20,10 +20,15 @@ Qwen3Model::Qwen3Model(const Qwen3Config& cfg, ModelOptions options)
     throw std::invalid_argument("Qwen3Model: max_tokens and loss_chunk must be positive");
   // Size the arena for the largest step: a training step (or a forward) at max_tokens.
   ActivationPlanner counter(nullptr, opt_.device);
-  plan_forward(counter, cfg_, opt_.dtype, opt_.max_tokens, opt_.loss_chunk,
-               opt_.recompute || opt_.inference_only);
+  plan_forward(counter, cfg_, opt_.dtype, opt_.max_tokens, opt_.loss_chunk, layer_sharing(!opt_.inference_only));
   if (!opt_.inference_only) plan_grads(counter, cfg_, opt_.dtype, opt_.max_tokens);
   arena_ = Arena(counter.bytes(), opt_.device);
+}
+
+LayerSharing Qwen3Model::layer_sharing(bool with_grads) const {
+  // Without a backward pass one shared set of layer activations is enough.
+  if (!with_grads || (opt_.recompute && !opt_.recompute_mlp_only)) return LayerSharing::All;
+  return opt_.recompute ? LayerSharing::Mlp : LayerSharing::None;
 }
 
 void Qwen3Model::plan(int64_t tokens, bool with_grads) {
@@ -31,8 +36,7 @@ void Qwen3Model::plan(int64_t tokens, bool with_grads) {
     throw std::logic_error("Qwen3Model: forward_backward on a model built with inference_only");
   arena_.reset();
   ActivationPlanner alloc(&arena_, opt_.device);
-  // Without a backward pass one shared set of layer activations is enough.
-  fwd_ = plan_forward(alloc, cfg_, opt_.dtype, tokens, opt_.loss_chunk, opt_.recompute || !with_grads);
+  fwd_ = plan_forward(alloc, cfg_, opt_.dtype, tokens, opt_.loss_chunk, layer_sharing(with_grads));
   if (with_grads) grads_ = plan_grads(alloc, cfg_, opt_.dtype, tokens);
   tokens_ = tokens;
 }

@@ -22,6 +22,8 @@ struct ModelOptions {
   Device device = Device::CPU;
   DType dtype = DType::F32;   // compute dtype of weights and activations
   bool recompute = false;     // keep only each layer's input; recompute the layer in backward
+  bool recompute_mlp_only = false;  // with recompute: keep the attention half per layer too and
+                                    // recompute only the MLP's activations (more memory, less work)
   WeMaskSpec wemask;
   int64_t max_tokens = 2048;  // largest B*S a batch may have (sizes the activation arena)
   int64_t loss_chunk = 1024;  // tokens per lm_head + cross-entropy chunk
@@ -93,6 +95,8 @@ class Qwen3Model {
 
   void forward_hidden(const Batch& batch);
   void layer_forward(int layer, const Batch& batch, Pass pass);
+  void layer_attention(int layer, const Batch& batch, Pass pass);
+  LayerSharing layer_sharing(bool with_grads) const;
   double lm_head_loss(const Batch& batch, bool backward);
   void lm_head_backward(const Batch& batch);  // with fwd_.loss_weight and the saved lse
   void backward(const Batch& batch);

@@ -15,9 +15,9 @@ void Qwen3Model::forward_hidden(const Batch& batch) {
                        static_cast<float>(cfg_.rms_norm_eps));
 }
 
-// Pass::Recompute (in backward) rebuilds the saved activations up to the MLP activation, reusing
-// the WeMask selection recorded by the forward pass, and skips down_proj and the layer output.
-void Qwen3Model::layer_forward(int l, const Batch& batch, Pass pass) {
+// Input norm (+ WeMask), q/k/v, q/k norm + RoPE, attention, o_proj: fills the attention half of
+// the layer's activations and mid = x + o_proj(attn).
+void Qwen3Model::layer_attention(int l, const Batch& batch, Pass pass) {
   const LayerWeights w = layer_tensors(params_.params(), l);
   LayerActivations& a = fwd_.layers[l];
   const int64_t T = tokens_, hq = cfg_.num_attention_heads, hkv = cfg_.num_key_value_heads,
@@ -25,7 +25,6 @@ void Qwen3Model::layer_forward(int l, const Batch& batch, Pass pass) {
   const float eps = static_cast<float>(cfg_.rms_norm_eps);
   const float theta = static_cast<float>(cfg_.rope_theta);
   const Tensor& x = fwd_.hidden[l];
-
   ops::rmsnorm_forward(a.normed, a.rstd1, x, w.input_norm, eps);
   if (pass == Pass::Forward) wemask_.select(l, a.normed, batch.sink_rows(), w.input_norm);
   wemask_.apply(l, a.normed, batch.sink_rows());
@@ -46,6 +45,16 @@ void Qwen3Model::layer_forward(int l, const Batch& batch, Pass pass) {
   } else {
     ops::linear_forward_residual(a.mid, a.attn.view({T, hq * hd}), w.o, x);
   }
+}
+
+// Pass::Recompute (in backward) rebuilds the saved activations up to the MLP activation, reusing
+// the WeMask selection recorded by the forward pass, and skips down_proj and the layer output;
+// with recompute_mlp_only the attention half was kept and only the MLP's part is rebuilt.
+void Qwen3Model::layer_forward(int l, const Batch& batch, Pass pass) {
+  const LayerWeights w = layer_tensors(params_.params(), l);
+  LayerActivations& a = fwd_.layers[l];
+  const float eps = static_cast<float>(cfg_.rms_norm_eps);
+  if (!(pass == Pass::Recompute && opt_.recompute_mlp_only)) layer_attention(l, batch, pass);
 
   ops::rmsnorm_forward(a.normed2, a.rstd2, a.mid, w.post_norm, eps);
   ops::linear_forward(a.gate_up, a.normed2, w.gate_up);
@@ -64,7 +73,7 @@ void Qwen3Model::layer_forward(int l, const Batch& batch, Pass pass) {
   if (observer_) {
     LayerObservation o;
     o.layer = l;
-    o.input = x;
+    o.input = fwd_.hidden[l];
     o.input_rstd = a.rstd1;
     o.normed = a.normed;
     o.q = a.q;

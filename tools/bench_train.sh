@@ -2,7 +2,7 @@
 # The issue-3 training benchmark in ONE GPU call (default budget 530 s): wemask's full training
 # step (tools/bench_train_step.cpp) against PyTorch + HF transformers (tools/bench_train_torch.py:
 # fp32 master + bf16 autocast, sdpa, fused AdamW), eager and under torch.compile, on the Qwen3
-# shapes 0.6B (batch 8), 1.7B (batch 4), 4B (batch 2; wemask with recompute, eager with gradient
+# shapes 0.6B (batch 8), 1.7B (batch 4), 4B (batch 2; wemask recomputing each layer's MLP half, and the whole layer for comparison; eager with gradient
 # checkpointing) at seq 2048, random weights. Prints the table of tools/bench_train_table.py.
 #
 # The wemask binary: $WEMASK_BENCH_BIN, else build-bench/bench_train_step (built beforehand with
@@ -104,8 +104,9 @@ has_record() { grep -q "\"model\": *\"$1\".*\"mode\": *\"$2\"" "$JSONL"; }
 if [ -n "$BIN" ] && ! skip wemask; then
   part wemask_0.6B 60 "$BIN" --model 0.6B --batch 8 || true
   part wemask_1.7B 60 "$BIN" --model 1.7B --batch 4 || true
-  part wemask_4B 75 "$BIN" --model 4B --batch 2 --recompute || true
+  part wemask_4B 75 "$BIN" --model 4B --batch 2 --recompute-mlp || true
   part wemask_0.6B_off 40 "$BIN" --model 0.6B --batch 8 --wemask off || true
+  part wemask_4B_layer 75 "$BIN" --model 4B --batch 2 --recompute || true
 fi
 
 # ---- PyTorch + transformers: eager runs in one process, then each compile run in its own

@@ -7,7 +7,7 @@
 //   memory in use after the steps minus before the model existed: everything wemask allocates up
 //   front - weights, grads, master, m, v, activation arena, library workspaces), and a split of
 //   one extra synchronised step into forward+backward / grad norm / optimizer seconds.
-//   bench_train_step --model 0.6B|1.7B|4B --batch B [--seq 2048] [--accum K] [--recompute]
+//   bench_train_step --model 0.6B|1.7B|4B --batch B [--seq 2048] [--accum K] [--recompute | --recompute-mlp]
 //                    [--wemask on|off] [--warmup 2] [--steps 5]
 //   bench_train_step --model tiny --batch 2 --seq 64 --device cpu   (seconds: checks the step on the CPU backend, F32)
 #include <cuda_runtime.h>
@@ -32,7 +32,7 @@ namespace {
 struct Args {
   std::string model = "0.6B";
   int64_t batch = 8, seq = 2048, accum = 1;
-  bool recompute = false, wemask = true, cpu = false;
+  bool recompute = false, recompute_mlp_only = false, wemask = true, cpu = false;
   int warmup = 2, steps = 5;
 };
 
@@ -49,6 +49,7 @@ Args parse(int argc, char** argv) {
     else if (k == "--seq") a.seq = std::stoll(value());
     else if (k == "--accum") a.accum = std::stoll(value());
     else if (k == "--recompute") a.recompute = true;
+    else if (k == "--recompute-mlp") a.recompute = a.recompute_mlp_only = true;
     else if (k == "--wemask") {
       const std::string v = value();
       if (v != "on" && v != "off") throw std::invalid_argument("--wemask takes on|off, not " + v);
@@ -142,6 +143,7 @@ int main(int argc, char** argv) {
     opt.device = device;
     opt.dtype = device == Device::CUDA ? DType::BF16 : DType::F32;  // the CPU backend computes in F32
     opt.recompute = args.recompute;
+    opt.recompute_mlp_only = args.recompute_mlp_only;
     opt.max_tokens = args.batch * args.seq;
     opt.loss_chunk = std::min<int64_t>(2048, opt.max_tokens);
     Qwen3Model model(cfg, opt);
@@ -214,11 +216,12 @@ int main(int argc, char** argv) {
     const double n = static_cast<double>(store.padded_numel());
     const double state_gib = n * (2 * dtype_size(store.dtype()) + 3 * 4) / 1073741824.0;
     std::printf("{\"kind\":\"wemask_train_step\",\"device\":\"%s\",\"model\":\"%s\",\"batch\":%lld,\"accum\":%lld,\"seq\":%lld,"
-                "\"recompute\":%s,\"wemask\":%s,\"steps\":%d,\"step_s\":%.4f,\"tokens_per_s\":%.0f,\"mfu\":%.4f,"
+                "\"recompute\":%s,\"recompute_scope\":\"%s\",\"wemask\":%s,\"steps\":%d,\"step_s\":%.4f,\"tokens_per_s\":%.0f,\"mfu\":%.4f,"
                 "\"peak_mem_gib\":%.2f,\"state_gib\":%.2f,\"activation_gib\":%.2f,\"fb_s\":%.4f,\"norm_s\":%.4f,"
                 "\"opt_s\":%.4f,\"loss\":%.4f,\"grad_norm\":%.4f}\n",
                 device_name(device), args.model.c_str(), static_cast<long long>(args.batch), static_cast<long long>(args.accum),
-                static_cast<long long>(args.seq), args.recompute ? "true" : "false", args.wemask ? "true" : "false",
+                static_cast<long long>(args.seq), args.recompute ? "true" : "false",
+                !args.recompute ? "none" : args.recompute_mlp_only ? "mlp" : "layer", args.wemask ? "true" : "false",
                 args.steps, step_s, tok_s, tok_s * flops_per_token / 989e12, peak_gib, state_gib,
                 model.activation_bytes() / 1073741824.0, fb_s, norm_s, opt_s, first_loss, grad_norm);
     return 0;

@@ -76,7 +76,8 @@ def main(paths):
         by_shape[shape] = (w, e, c)
         batch = next((r["batch"] for r in (w, e, c) if r and "batch" in r), "?")
         seq = next((r["seq"] for r in (w, e, c) if r and "seq" in r), "?")
-        label = shape + (" (recompute / GC)" if (w and w.get("recompute")) or (e and e.get("mode") == "eager_gc") else "")
+        scope = w.get("recompute_scope", "layer") if w and w.get("recompute") else None
+        label = shape + (f" (recompute {scope} / GC)" if scope or (e and e.get("mode") == "eager_gc") else "")
         rows.append([label, f"{batch}×{seq}", fmt_tok(w), fmt_tok(e), fmt_tok(c),
                      " / ".join(fmt_num(r, "mfu", 100, ".1f", "%") for r in (w, e, c)),
                      " / ".join(fmt_num(r, "peak_mem_gib", 1, ".1f") for r in (w, e, c)),
@@ -106,6 +107,12 @@ def main(paths):
                   f"weights+grads+master+m+v {w['state_gib']:.1f} GiB, activation arena {w['activation_gib']:.1f} GiB")
         if ok(c) and "first_step_s" in c:
             print(f"- torch.compile {shape}: first step (compilation) {c['first_step_s']:.0f} s")
+    headline = by_shape.get("4B", (None, None, None))[0]
+    for r in records:
+        if (r.get("kind") == "wemask_train_step" and r.get("model") == "4B" and ok(r) and r is not headline
+                and r.get("recompute")):
+            print(f"- wemask 4B with recompute scope '{r.get('recompute_scope', 'layer')}': "
+                  f"{r['tokens_per_s'] / 1000:.1f}k tok/s, peak {r['peak_mem_gib']:.1f} GiB")
     off = [r for r in records if r.get("kind") == "wemask_train_step" and r.get("wemask") is False and ok(r)]
     for r in off:
         on = pick(records, r["model"], "wemask_train_step", wemask=True)

@@ -81,11 +81,13 @@ struct Setting {
   Device device = Device::CPU;
   DType dtype = DType::F32;
   bool recompute = false;
+  bool recompute_mlp_only = false;
   double rel = 1e-5;
   bool l2 = false;
   double loss_rel = 1e-5;  // relative error of the loss
   std::string name() const {
-    return std::string(device_name(device)) + "/" + dtype_name(dtype) + (recompute ? "/recompute" : "");
+    return std::string(device_name(device)) + "/" + dtype_name(dtype) + (recompute ? "/recompute" : "") +
+           (recompute_mlp_only ? "_mlp" : "");
   }
 };
 
@@ -123,6 +125,7 @@ void check_case(const std::string& config_name, const std::string& case_name, co
     opt.device = setting.device;
     opt.dtype = setting.dtype;
     opt.recompute = setting.recompute;
+    opt.recompute_mlp_only = setting.recompute_mlp_only;
     opt.wemask = wemask_spec(golden);
     opt.max_tokens = hb.num_tokens();
     opt.loss_chunk = 7;
@@ -174,6 +177,7 @@ const char* const kCasesB[] = {"plain", "wemask_from_me"};
 TEST(HfParity, TinyTiedGqa) {
   for (const char* c : kCasesA) check_case("qwen3_tiny_a", c, Setting{});
   check_case("qwen3_tiny_a", "wemask_from_me", Setting{.recompute = true});
+  check_case("qwen3_tiny_a", "wemask_from_me", Setting{.recompute = true, .recompute_mlp_only = true});
 }
 
 TEST(HfParity, TinyUntiedSingleKvHead) {
@@ -193,6 +197,11 @@ TEST(HfParityCuda, Fp32AndBf16) {
     check_case("qwen3_tiny_a", c, Setting{.device = Device::CUDA, .dtype = DType::BF16, .rel = 0.2, .l2 = true, .loss_rel = 1e-2});
   }
   check_case("qwen3_tiny_a", "wemask_from_me", Setting{.device = Device::CUDA, .recompute = true, .rel = 5e-2, .loss_rel = 1e-3});
+  check_case("qwen3_tiny_a", "wemask_from_me",
+             Setting{.device = Device::CUDA, .recompute = true, .recompute_mlp_only = true, .rel = 5e-2, .loss_rel = 1e-3});
+  check_case("qwen3_tiny_a", "wemask_from_me",
+             Setting{.device = Device::CUDA, .dtype = DType::BF16, .recompute = true, .recompute_mlp_only = true,
+                     .rel = 0.2, .l2 = true, .loss_rel = 1e-2});
   for (const char* c : kCasesB) {
     check_case("qwen3_tiny_b", c, Setting{.device = Device::CUDA, .rel = 5e-2, .loss_rel = 1e-3});
     check_case("qwen3_tiny_b", c, Setting{.device = Device::CUDA, .dtype = DType::BF16, .rel = 0.2, .l2 = true, .loss_rel = 1e-2});

@@ -158,6 +158,7 @@ SftConfig SftConfig::from_resolved(config::ResolvedConfig r) {
   c.grad_clip = r.get_float("train.grad_clip");
   c.precision = r.get_string("train.precision");
   c.recompute = r.get_bool("train.recompute");
+  c.recompute_mlp_only = r.get_string("train.recompute_scope") == "mlp";
   c.seed = r.get_int("train.seed");
   c.device = r.get_string("train.device");
   c.on_nonfinite = r.get_string("train.on_nonfinite");

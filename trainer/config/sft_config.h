@@ -61,6 +61,7 @@ struct SftConfig {
   double grad_clip = 1.0;
   std::string precision = "bf16", device = "auto", on_nonfinite = "error";
   bool recompute = false;
+  bool recompute_mlp_only = false;  // train.recompute_scope: mlp
   int64_t seed = 1234, threads = 0;
   // optimizer and schedule
   double lr = 2e-5;

@@ -79,6 +79,9 @@ std::vector<KeySpec> sft_keys() {
   k.push_back(ranged("train.grad_clip", VT::Float, f(1.0), 0, 1e9, "max global grad norm (0: no clipping)"));
   k.push_back(choice("train.precision", s("bf16"), {"bf16", "fp32"}, "compute dtype of weights/activations"));
   k.push_back(key("train.recompute", VT::Bool, false, "recompute layer activations in backward"));
+  k.push_back(choice("train.recompute_scope", s("layer"), {"layer", "mlp"},
+                     "with recompute: keep only each layer's input (layer), or also its attention half "
+                     "and recompute only the MLP (mlp: more memory, less recompute)"));
   k.push_back(ranged("train.seed", VT::Int, i(1234), 0, kBig, "seed of data order and other randomness"));
   k.push_back(choice("train.device", s("auto"), {"auto", "cpu", "cuda"}, "where to train (auto: cuda when present)"));
   k.push_back(choice("train.on_nonfinite", s("error"), {"error", "skip"},

@@ -180,6 +180,7 @@ void SftTrainer::build_model() {
   mo.device = device_;
   mo.dtype = dtype_;
   mo.recompute = cfg_.recompute;
+  mo.recompute_mlp_only = cfg_.recompute_mlp_only;
   mo.max_tokens = cfg_.micro_batch_size * cfg_.max_length;
   mo.loss_chunk = std::min<int64_t>(1024, mo.max_tokens);
   if (!cfg_.model_path.empty()) {
