@@ -96,6 +96,7 @@ class Qwen3Model {
   void forward_hidden(const Batch& batch);
   void layer_forward(int layer, const Batch& batch, Pass pass);
   void layer_attention(int layer, const Batch& batch, Pass pass);
+  void residual_linear(Tensor out, const Tensor& in, const Tensor& w, const Tensor& residual, Tensor branch);
   LayerSharing layer_sharing(bool with_grads) const;
   double lm_head_loss(const Batch& batch, bool backward);
   void lm_head_backward(const Batch& batch);  // with fwd_.loss_weight and the saved lse

@@ -37,14 +37,17 @@ void Qwen3Model::layer_attention(int l, const Batch& batch, Pass pass) {
   ops::attention_forward(a.attn, a.lse, a.q, a.k, a.v, batch.doc_start(),
                          static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd))), batch.attn_docs());
 
-  // mid = x + o_proj(attn): the add rides in the GEMM unless an observer wants the branch output.
-  if (observer_) {
-    ops::linear_forward(fwd_.attn_proj, a.attn.view({T, hq * hd}), w.o);
-    ops::copy(a.mid, x);
-    ops::add(a.mid, fwd_.attn_proj);
-  } else {
-    ops::linear_forward_residual(a.mid, a.attn.view({T, hq * hd}), w.o, x);
-  }
+  residual_linear(a.mid, a.attn.view({T, hq * hd}), w.o, x, fwd_.attn_proj);  // mid = x + o_proj(attn)
+}
+
+// out = residual + in @ w^T with the add in the GEMM's epilogue; an observer also wants the
+// branch output alone, so then it is kept in `branch` and added separately.
+void Qwen3Model::residual_linear(Tensor out, const Tensor& in, const Tensor& w, const Tensor& residual,
+                                 Tensor branch) {
+  if (!observer_) return ops::linear_forward_residual(out, in, w, residual);
+  ops::linear_forward(branch, in, w);
+  ops::copy(out, residual);
+  ops::add(out, branch);
 }
 
 // Pass::Recompute (in backward) rebuilds the saved activations up to the MLP activation, reusing
@@ -62,13 +65,7 @@ void Qwen3Model::layer_forward(int l, const Batch& batch, Pass pass) {
   if (pass == Pass::Recompute) return;
 
   const Tensor& out = fwd_.hidden[l + 1];
-  if (observer_) {
-    ops::linear_forward(fwd_.mlp_out, a.act, w.down);
-    ops::copy(out, a.mid);
-    ops::add(out, fwd_.mlp_out);
-  } else {
-    ops::linear_forward_residual(out, a.act, w.down, a.mid);
-  }
+  residual_linear(out, a.act, w.down, a.mid, fwd_.mlp_out);
 
   if (observer_) {
     LayerObservation o;

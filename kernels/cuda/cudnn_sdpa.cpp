@@ -19,6 +19,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cudnn_check.h"
 #include "kernels/cuda/cudnn_graph.h"
+#include "kernels/cuda/cudnn_sdpa_blocks.h"
 
 namespace wm::cuda {
 
@@ -30,40 +31,15 @@ struct SdpaUids {
 
 namespace {
 
-constexpr cudnnDataType_t kBF16 = CUDNN_DATA_BFLOAT16;
-constexpr cudnnDataType_t kF32 = CUDNN_DATA_FLOAT;
+using namespace sdpa_blocks;
 
-size_t align256(size_t n) { return (n + 255) / 256 * 256; }
-
-// The dims and strides of our tensors seen as cuDNN's [B, H, S, D] (BSHD memory).
-struct Layout {
-  int64_t B, S, H, G, D, T;
+// Our tensors seen as cuDNN's [B, H, S, D] (BSHD memory), one document per row.
+struct Layout : SdpaDims {
   explicit Layout(const SdpaShape& s)
-      : B(s.rows), S(s.seq), H(s.q_heads), G(s.kv_heads), D(s.head_dim), T(int64_t(s.rows) * s.seq) {}
-  Dims q_dims() const { return {B, H, S, D}; }
-  Dims q_strides() const { return {S * H * D, D, H * D, 1}; }
-  Dims kv_dims() const { return {B, G, S, D}; }
-  Dims kv_strides() const { return {S * G * D, D, G * D, 1}; }
-  Dims kvT_dims() const { return {B, G, D, S}; }             // K^T / V^T: strides of K with the last two swapped
-  Dims kvT_strides() const { return {S * G * D, D, 1, G * D}; }
-  Dims score_dims() const { return {B, H, S, S}; }
-  Dims row_dims() const { return {B, H, S, 1}; }
+      : SdpaDims{s.rows, s.seq, s.q_heads, s.kv_heads, s.head_dim, int64_t(s.rows) * s.seq} {}
   // Our lse [Hq, T] = [Hq, B, S] as [B, H, S, 1]; or cuDNN's packed [B, H, S, 1].
   Dims stats_strides(bool packed) const { return packed ? Dims{H * S, S, 1, 1} : Dims{S, T, 1, 1}; }
 };
-
-// frontend attn::score_modifiers::causal_mask: keep score where row >= col, else the lowest float.
-int64_t causal_mask(CudnnGraph& g, const Layout& L, int64_t score, int64_t lowest) {
-  const int64_t row = g.virt(L.score_dims(), CUDNN_DATA_INT32);
-  g.pointwise(CUDNN_POINTWISE_GEN_INDEX, row, score, 0, 0, CUDNN_DATA_INT32, 2);
-  const int64_t col = g.virt(L.score_dims(), CUDNN_DATA_INT32);
-  g.pointwise(CUDNN_POINTWISE_GEN_INDEX, col, score, 0, 0, CUDNN_DATA_INT32, 3);
-  const int64_t keep = g.virt(L.score_dims(), CUDNN_DATA_BOOLEAN);
-  g.pointwise(CUDNN_POINTWISE_CMP_GE, keep, row, col, 0, CUDNN_DATA_BOOLEAN);
-  const int64_t out = g.virt(L.score_dims(), kF32);
-  g.pointwise(CUDNN_POINTWISE_BINARY_SELECT, out, score, lowest, keep);
-  return out;
-}
 
 // Forward (frontend CompositeSDPANode + CompositeSoftmaxNode with Stats):
 //   S = Q @ KT; S *= scale; causal mask; M = max_j S; E = exp(S - M); Z = sum_j E;
@@ -81,21 +57,7 @@ void build_forward(CudnnGraph& g, SdpaUids& u, const Layout& L, bool packed_stat
   g.matmul(u.q, u.k, s1);
   const int64_t s2 = g.virt(L.score_dims(), kF32);
   g.pointwise(CUDNN_POINTWISE_MUL, s2, s1, u.scale);
-  const int64_t s3 = causal_mask(g, L, s2, lowest);
-
-  const int64_t m = g.virt(L.row_dims(), kF32);
-  g.reduction(CUDNN_REDUCE_TENSOR_MAX, m, s3);
-  const int64_t sub = g.virt(L.score_dims(), kF32);
-  g.pointwise(CUDNN_POINTWISE_SUB, sub, s3, m);
-  const int64_t e = g.virt(L.score_dims(), kF32);
-  g.pointwise(CUDNN_POINTWISE_EXP, e, sub);
-  const int64_t z = g.virt(L.row_dims(), kF32);
-  g.reduction(CUDNN_REDUCE_TENSOR_ADD, z, e);
-  const int64_t logz = g.virt(L.row_dims(), kF32);
-  g.pointwise(CUDNN_POINTWISE_LOG, logz, z);
-  g.pointwise(CUDNN_POINTWISE_ADD, u.stats, m, logz);
-  const int64_t p = g.virt(L.score_dims(), kBF16);  // the second matmul takes P in the i/o type
-  g.pointwise(CUDNN_POINTWISE_DIV, p, e, z);
+  const int64_t p = softmax_with_stats(g, L, causal_mask(g, L, s2, lowest), u.stats);
   g.matmul(p, u.v, u.o);
 }
 
@@ -109,7 +71,6 @@ void build_forward(CudnnGraph& g, SdpaUids& u, const Layout& L, bool packed_stat
 // mask_after_stats: apply the causal mask after subtracting Stats (the order of newer frontends,
 // whose sliding-window mask comes after "sub_s_m") instead of before it (older frontends).
 void build_backward(CudnnGraph& g, SdpaUids& u, const Layout& L, bool packed_stats, bool mask_after_stats) {
-  const int64_t B = L.B, S = L.S, H = L.H, D = L.D;
   u.q = g.tensor(L.q_dims(), L.q_strides(), kBF16);
   u.k = g.tensor(L.kvT_dims(), L.kvT_strides(), kBF16);
   u.v = g.tensor(L.kvT_dims(), L.kvT_strides(), kBF16);
@@ -123,14 +84,7 @@ void build_backward(CudnnGraph& g, SdpaUids& u, const Layout& L, bool packed_sta
   u.dq_accum = g.tensor(L.q_dims(), packed_strides(L.q_dims()), kF32);
   u.scale = g.scalar(1.0f);
   const int64_t lowest = g.scalar(std::numeric_limits<float>::lowest());
-  const int64_t one = g.scalar(1.0f);
-
-  // softmax_sum = rowsum(dO * O)
-  const int64_t dodo = g.virt(L.q_dims(), kF32, {H * S * D, S * D, H * D, 1});
-  g.pointwise(CUDNN_POINTWISE_MUL, dodo, u.dout, u.o);
-  const int64_t rsum = g.virt(L.row_dims(), kF32);
-  g.reduction(CUDNN_REDUCE_TENSOR_ADD, rsum, dodo);
-  g.pointwise(CUDNN_POINTWISE_MUL, u.softmax_sum, rsum, one);
+  dout_o_rowsum(g, L, u.dout, u.o, u.softmax_sum);
 
   // P = exp(mask(scale * Q KT) - Stats)
   const int64_t s1 = g.virt(L.score_dims(), kF32);
@@ -150,39 +104,9 @@ void build_backward(CudnnGraph& g, SdpaUids& u, const Layout& L, bool packed_sta
   const int64_t p = g.virt(L.score_dims(), kF32);
   g.pointwise(CUDNN_POINTWISE_EXP, p, s4);
 
-  const Dims tdims{B, H, S, S}, tstrides{H * S * S, S * S, 1, S};  // [B,H,Skv,Sq] view of a [B,H,Sq,Skv]
-  const Dims full_dims{B, H, S, D};
-  // dV = P^T @ dO (summed over the query heads of a kv head)
-  const int64_t pt = g.virt(tdims, kBF16, tstrides);
-  g.reshape(pt, p);
-  if (L.H == L.G) {
-    g.matmul(pt, u.dout, u.dv);
-  } else {
-    const int64_t dv_full = g.virt(full_dims, kBF16);
-    g.matmul(pt, u.dout, dv_full);
-    g.reduction(CUDNN_REDUCE_TENSOR_ADD, u.dv, dv_full);
-  }
-
-  // dS = (dO VT - softmax_sum) * P * scale
-  const int64_t dp = g.virt(L.score_dims(), kF32);
-  g.matmul(u.dout, u.v, dp);
-  const int64_t t1 = g.virt(L.score_dims(), kF32);
-  g.pointwise(CUDNN_POINTWISE_SUB, t1, dp, u.softmax_sum);
-  const int64_t t2 = g.virt(L.score_dims(), kF32);
-  g.pointwise(CUDNN_POINTWISE_MUL, t2, t1, p);
-  const int64_t ds = g.virt(L.score_dims(), kF32);
-  g.pointwise(CUDNN_POINTWISE_MUL, ds, t2, u.scale);
-
-  // dK = dS^T @ Q (summed over the query heads of a kv head)
-  const int64_t dst = g.virt(tdims, kBF16, tstrides);
-  g.reshape(dst, ds);
-  if (L.H == L.G) {
-    g.matmul(dst, u.q, u.dk);
-  } else {
-    const int64_t dk_full = g.virt(full_dims, kBF16);
-    g.matmul(dst, u.q, dk_full);
-    g.reduction(CUDNN_REDUCE_TENSOR_ADD, u.dk, dk_full);
-  }
+  kv_head_grad(g, L, p, u.dout, u.dv);  // dV = P^T dO
+  const int64_t ds = score_grad(g, L, u.dout, u.v, u.softmax_sum, p, u.scale);
+  kv_head_grad(g, L, ds, u.q, u.dk);  // dK = dS^T Q
 
   // dQ = dS @ K (K back from KT by a reshape; the frontend leaves this virtual tensor in the
   // intermediate type, fp32)

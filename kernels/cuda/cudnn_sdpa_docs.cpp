@@ -30,6 +30,7 @@
 #include "kernels/cuda/cudnn_check.h"
 #include "kernels/cuda/cudnn_graph.h"
 #include "kernels/cuda/cudnn_sdpa.h"
+#include "kernels/cuda/cudnn_sdpa_blocks.h"
 #include "kernels/cuda/sdpa_docs.h"
 
 namespace wm::cuda {
@@ -37,11 +38,7 @@ namespace wm::cuda {
 // Types that DocsEntry (external linkage) holds; named, not anonymous.
 namespace docs_detail {
 
-constexpr cudnnDataType_t kBF16 = CUDNN_DATA_BFLOAT16;
-constexpr cudnnDataType_t kF32 = CUDNN_DATA_FLOAT;
-constexpr cudnnDataType_t kI32 = CUDNN_DATA_INT32;
-
-size_t align256(size_t n) { return (n + 255) / 256 * 256; }
+using namespace sdpa_blocks;
 
 int next_pow2(int n) {
   int p = 1;
@@ -62,16 +59,7 @@ const char* stats_name(DocsStats m) {
 }
 
 // Layout of a bucketed ragged batch: B entries of up to S tokens (BSHD memory per entry).
-struct DocsLayout {
-  int64_t B, S, H, G, D, T;
-  Dims q_dims() const { return {B, H, S, D}; }
-  Dims q_strides() const { return {S * H * D, D, H * D, 1}; }
-  Dims kv_dims() const { return {B, G, S, D}; }
-  Dims kv_strides() const { return {S * G * D, D, G * D, 1}; }
-  Dims kvT_dims() const { return {B, G, D, S}; }
-  Dims kvT_strides() const { return {S * G * D, D, 1, G * D}; }
-  Dims score_dims() const { return {B, H, S, S}; }
-  Dims row_dims() const { return {B, H, S, 1}; }
+struct DocsLayout : SdpaDims {
   Dims stats_strides(DocsStats m) const {
     if (m == DocsStats::kOurs) return {S, T, 1, 1};   // lse[h * T + token]
     if (m == DocsStats::kThd) return {H * S, 1, H, 1};  // buf[token * H + h]
@@ -119,19 +107,6 @@ int64_t padding_mask(CudnnGraph& g, const DocsLayout& L, const DocsUids& u, int6
   return out;
 }
 
-// frontend causal_mask (top-left): keep score where row >= col.
-int64_t causal_mask(CudnnGraph& g, const DocsLayout& L, int64_t score, int64_t lowest) {
-  const Dims sd = L.score_dims();
-  const int64_t row = g.virt(sd, kI32), col = g.virt(sd, kI32);
-  g.pointwise(CUDNN_POINTWISE_GEN_INDEX, row, score, 0, 0, kI32, 2);
-  g.pointwise(CUDNN_POINTWISE_GEN_INDEX, col, score, 0, 0, kI32, 3);
-  const int64_t keep = g.virt(sd, CUDNN_DATA_BOOLEAN);
-  g.pointwise(CUDNN_POINTWISE_CMP_GE, keep, row, col, 0, CUDNN_DATA_BOOLEAN);
-  const int64_t out = g.virt(sd, kF32);
-  g.pointwise(CUDNN_POINTWISE_BINARY_SELECT, out, score, lowest, keep);
-  return out;
-}
-
 void common_inputs(CudnnGraph& g, DocsUids& u, const DocsLayout& L, DocsStats stats) {
   u.seq_q = g.tensor({L.B, 1, 1, 1}, {1, 1, 1, 1}, kI32);
   u.seq_kv = g.tensor({L.B, 1, 1, 1}, {1, 1, 1, 1}, kI32);
@@ -156,26 +131,13 @@ void build_forward(CudnnGraph& g, DocsUids& u, const DocsLayout& L, const Varian
   g.pointwise(CUDNN_POINTWISE_MUL, s2, s1, u.scale);
   const int64_t s4 = causal_mask(g, L, padding_mask(g, L, u, s2, lowest), lowest);
 
-  const int64_t m = g.virt(L.row_dims(), kF32);
-  g.reduction(CUDNN_REDUCE_TENSOR_MAX, m, s4);
-  const int64_t sub = g.virt(L.score_dims(), kF32);
-  g.pointwise(CUDNN_POINTWISE_SUB, sub, s4, m);
-  const int64_t e = g.virt(L.score_dims(), kF32);
-  g.pointwise(CUDNN_POINTWISE_EXP, e, sub);
-  const int64_t z = g.virt(L.row_dims(), kF32);
-  g.reduction(CUDNN_REDUCE_TENSOR_ADD, z, e);
-  const int64_t logz = g.virt(L.row_dims(), kF32);
-  g.pointwise(CUDNN_POINTWISE_LOG, logz, z);
-  g.pointwise(CUDNN_POINTWISE_ADD, u.stats, m, logz);
-  const int64_t p = g.virt(L.score_dims(), kBF16);
-  g.pointwise(CUDNN_POINTWISE_DIV, p, e, z);
+  const int64_t p = softmax_with_stats(g, L, s4, u.stats);
   g.matmul(p, u.v, u.o, {.m = u.seq_q, .k = u.seq_kv});
 }
 
 // Backward (CompositeSDPABackwardNode with padding mask): as build_backward of cudnn_sdpa.cpp,
 // with ragged tensors, the padding mask before the Stats subtraction and the M/N/K overrides.
 void build_backward(CudnnGraph& g, DocsUids& u, const DocsLayout& L, const Variant& var) {
-  const int64_t B = L.B, S = L.S, H = L.H, D = L.D;
   u.q = g.tensor(L.q_dims(), L.q_strides(), kBF16, offsets(g, u, L, kOffQ));
   const int64_t k_off = offsets(g, u, L, kOffKv);
   u.k = g.tensor(L.kvT_dims(), L.kvT_strides(), kBF16, k_off);
@@ -194,16 +156,10 @@ void build_backward(CudnnGraph& g, DocsUids& u, const DocsLayout& L, const Varia
     u.dq_accum = g.tensor(L.q_dims(), L.q_strides(), kF32, offsets(g, u, L, kOffQ));
   }
   const int64_t lowest = g.scalar(std::numeric_limits<float>::lowest());
-  const int64_t one = g.scalar(1.0f);
   const MatmulOverrides qk{.m = u.seq_q, .n = u.seq_kv}, kv_side{.m = u.seq_kv, .k = u.seq_q},
       q_side{.m = u.seq_q, .k = u.seq_kv};
 
-  // softmax_sum = rowsum(dO * O)
-  const int64_t dodo = g.virt(L.q_dims(), kF32, {H * S * D, S * D, H * D, 1});
-  g.pointwise(CUDNN_POINTWISE_MUL, dodo, u.dout, u.o);
-  const int64_t rsum = g.virt(L.row_dims(), kF32);
-  g.reduction(CUDNN_REDUCE_TENSOR_ADD, rsum, dodo);
-  g.pointwise(CUDNN_POINTWISE_MUL, u.softmax_sum, rsum, one);
+  dout_o_rowsum(g, L, u.dout, u.o, u.softmax_sum);
 
   // P = exp(masks(scale * Q KT) - Stats)
   const int64_t s1 = g.virt(L.score_dims(), kF32);
@@ -218,39 +174,9 @@ void build_backward(CudnnGraph& g, DocsUids& u, const DocsLayout& L, const Varia
   const int64_t p = g.virt(L.score_dims(), kF32);
   g.pointwise(CUDNN_POINTWISE_EXP, p, s4);
 
-  const Dims tdims{B, H, S, S}, tstrides{H * S * S, S * S, 1, S};
-  const Dims full_dims{B, H, S, D};
-  // dV = P^T dO (summed over the query heads of a kv head)
-  const int64_t pt = g.virt(tdims, kBF16, tstrides);
-  g.reshape(pt, p);
-  if (L.H == L.G) {
-    g.matmul(pt, u.dout, u.dv, kv_side);
-  } else {
-    const int64_t dv_full = g.virt(full_dims, kBF16);
-    g.matmul(pt, u.dout, dv_full, kv_side);
-    g.reduction(CUDNN_REDUCE_TENSOR_ADD, u.dv, dv_full);
-  }
-
-  // dS = (dO VT - softmax_sum) * P * scale
-  const int64_t dp = g.virt(L.score_dims(), kF32);
-  g.matmul(u.dout, u.v, dp, qk);
-  const int64_t t1 = g.virt(L.score_dims(), kF32);
-  g.pointwise(CUDNN_POINTWISE_SUB, t1, dp, u.softmax_sum);
-  const int64_t t2 = g.virt(L.score_dims(), kF32);
-  g.pointwise(CUDNN_POINTWISE_MUL, t2, t1, p);
-  const int64_t ds = g.virt(L.score_dims(), kF32);
-  g.pointwise(CUDNN_POINTWISE_MUL, ds, t2, u.scale);
-
-  // dK = dS^T Q (summed over the query heads of a kv head)
-  const int64_t dst = g.virt(tdims, kBF16, tstrides);
-  g.reshape(dst, ds);
-  if (L.H == L.G) {
-    g.matmul(dst, u.q, u.dk, kv_side);
-  } else {
-    const int64_t dk_full = g.virt(full_dims, kBF16);
-    g.matmul(dst, u.q, dk_full, kv_side);
-    g.reduction(CUDNN_REDUCE_TENSOR_ADD, u.dk, dk_full);
-  }
+  kv_head_grad(g, L, p, u.dout, u.dv, kv_side);  // dV = P^T dO
+  const int64_t ds = score_grad(g, L, u.dout, u.v, u.softmax_sum, p, u.scale, qk);
+  kv_head_grad(g, L, ds, u.q, u.dk, kv_side);  // dK = dS^T Q
 
   // dQ = dS K (K back from KT by a reshape that keeps K's ragged offsets, as the frontend does)
   const int64_t k_again = g.virt(L.kv_dims(), kF32, L.kv_strides(), k_off);
@@ -341,8 +267,8 @@ CudnnSdpa::DocsEntry& CudnnSdpa::docs_entry(const SdpaDocs& d, int q_heads, int 
   if (dev != device_)
     throw std::runtime_error("CudnnSdpa: created on device " + std::to_string(device_) + ", called on device " +
                              std::to_string(dev));
-  const DocsLayout L{std::max(8, next_pow2(d.num_docs)), std::max(128, next_pow2(d.max_doc_len)), q_heads, kv_heads,
-                     head_dim, d.tokens};
+  const DocsLayout L{{std::max(8, next_pow2(d.num_docs)), std::max(128, next_pow2(d.max_doc_len)), q_heads,
+                      kv_heads, head_dim, d.tokens}};
   const DocsKey key{int(L.T), int(L.B), int(L.S), q_heads, kv_heads, head_dim, backward};
   if (auto it = docs_cache_.find(key); it != docs_cache_.end()) return *it->second;
 

@@ -333,6 +333,18 @@ void build_rope_table(float2* table, const Tensor& pos, float theta, int64_t T, 
   CUDA_CHECK_LAUNCH("rope_table_kernel");
 }
 
+// The checks shared by rmsnorm_rope_*: x [T, H, D] float, w [D], rstd F32 [T*H], pos I32 [T].
+void check_rope_rows(const char* op, const Tensor& x, const Tensor& w, const Tensor& rstd, const Tensor& pos) {
+  check_float(op, "x", x);
+  check_rank(op, "x", x, 3);
+  check_float(op, "w", w);
+  check_shape(op, "w", w, {x.size(2)});
+  check_dtype(op, "rstd", rstd, DType::F32);
+  check_numel(op, "rstd", rstd, x.size(0) * x.size(1));
+  check_dtype(op, "pos", pos, DType::I32);
+  check_numel(op, "pos", pos, x.size(0));
+}
+
 // q/k rows take the fused RoPE kernels when a row is d / 8 = a power of two <= 32 lanes.
 bool rope_fused_fits(const Tensor& x) {
   const int64_t D = x.size(2);
@@ -428,17 +440,10 @@ void CudaBackend::rmsnorm_backward(Tensor dx, Tensor dw, const Tensor& dy, const
 void CudaBackend::rmsnorm_rope_forward(Tensor y, Tensor rstd, const Tensor& x, const Tensor& w, float eps,
                                        const Tensor& pos, float theta) {
   const char* op = "rmsnorm_rope_forward";
-  check_float(op, "x", x);
-  check_rank(op, "x", x, 3);
+  check_rope_rows(op, x, w, rstd, pos);
   const int64_t T = x.size(0), H = x.size(1), D = x.size(2), N = T * H;
   check_dtype(op, "y", y, x.dtype);
   check_shape(op, "y", y, {T, H, D});
-  check_float(op, "w", w);
-  check_shape(op, "w", w, {D});
-  check_dtype(op, "rstd", rstd, DType::F32);
-  check_numel(op, "rstd", rstd, N);
-  check_dtype(op, "pos", pos, DType::I32);
-  check_numel(op, "pos", pos, T);
   const bool vec = aligned16(x.data) && aligned16(y.data) && aligned16(w.data);
   if (!vec || !rope_fused_fits(x)) return Backend::rmsnorm_rope_forward(y, rstd, x, w, eps, pos, theta);
   if (N == 0) return;
@@ -458,21 +463,14 @@ void CudaBackend::rmsnorm_rope_forward(Tensor y, Tensor rstd, const Tensor& x, c
 void CudaBackend::rmsnorm_rope_backward(Tensor dx, Tensor dw, Tensor dy, const Tensor& x, const Tensor& w,
                                         const Tensor& rstd, const Tensor& pos, float theta) {
   const char* op = "rmsnorm_rope_backward";
-  check_float(op, "x", x);
-  check_rank(op, "x", x, 3);
+  check_rope_rows(op, x, w, rstd, pos);
   const int64_t T = x.size(0), H = x.size(1), D = x.size(2), N = T * H;
   check_dtype(op, "dx", dx, x.dtype);
   check_shape(op, "dx", dx, {T, H, D});
   check_dtype(op, "dy", dy, x.dtype);
   check_shape(op, "dy", dy, {T, H, D});
-  check_float(op, "w", w);
-  check_shape(op, "w", w, {D});
   check_float(op, "dw", dw);
   check_shape(op, "dw", dw, {D});
-  check_dtype(op, "rstd", rstd, DType::F32);
-  check_numel(op, "rstd", rstd, N);
-  check_dtype(op, "pos", pos, DType::I32);
-  check_numel(op, "pos", pos, T);
   const bool vec = aligned16(x.data) && aligned16(dx.data) && aligned16(dy.data) && aligned16(w.data);
   if (!vec || !rope_fused_fits(x)) return Backend::rmsnorm_rope_backward(dx, dw, dy, x, w, rstd, pos, theta);
   if (N == 0) return;
